@@ -1,0 +1,24 @@
+package linalg
+
+// Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
+// op(X) is X or Xᵀ as transA and transB say. op(A) is m×k, op(B) is k×n and
+// C is m×n; lda, ldb and ldc are the row strides of A, B and C as stored.
+func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SetThreads sets how many threads the matrix products may use. The same
+// thread count always gives the same numbers; different counts may differ in
+// the last bits, because the products then sum in a different order.
+func SetThreads(n int) {
+	if n < 1 {
+		n = 1
+	}
+	setThreads(n)
+}
+
+// Backend names the BLAS implementation compiled in: "openblas" or "gonum".
+func Backend() string { return backend }
