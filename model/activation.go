@@ -1,0 +1,142 @@
+package model
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ActivationKind is the family of a hidden-layer nonlinearity.
+type ActivationKind int
+
+const (
+	ReLU ActivationKind = iota
+	CReLU
+	LeakyReLU
+	Linear
+)
+
+// Activation is a hidden-layer nonlinearity. Slope is used by LeakyReLU only.
+// The zero value is ReLU.
+type Activation struct {
+	Kind  ActivationKind
+	Slope float32
+}
+
+// ActivationNames lists the accepted spellings, for help texts and errors.
+const ActivationNames = "relu, crelu, leaky_relu:<slope>, linear"
+
+// ParseActivation reads "relu", "crelu", "linear" or "leaky_relu:<slope>"
+// ("leaky_relu" alone means PyTorch's default slope 0.01).
+func ParseActivation(s string) (Activation, error) {
+	name, arg, hasArg := strings.Cut(strings.TrimSpace(strings.ToLower(s)), ":")
+	switch name {
+	case "relu", "crelu", "linear":
+		if hasArg {
+			return Activation{}, fmt.Errorf("activation %q takes no parameter", name)
+		}
+		return Activation{Kind: map[string]ActivationKind{"relu": ReLU, "crelu": CReLU, "linear": Linear}[name]}, nil
+	case "leaky_relu", "leakyrelu":
+		slope := 0.01
+		if hasArg {
+			var err error
+			slope, err = strconv.ParseFloat(arg, 64)
+			if err != nil || slope < 0 || slope >= 1 {
+				return Activation{}, fmt.Errorf("leaky_relu slope %q: want a number in [0, 1)", arg)
+			}
+		}
+		return Activation{Kind: LeakyReLU, Slope: float32(slope)}, nil
+	}
+	return Activation{}, fmt.Errorf("unknown activation %q (want one of: %s)", s, ActivationNames)
+}
+
+// String gives the spelling that ParseActivation reads back.
+func (a Activation) String() string {
+	switch a.Kind {
+	case CReLU:
+		return "crelu"
+	case LeakyReLU:
+		return "leaky_relu:" + strconv.FormatFloat(float64(a.Slope), 'g', -1, 32)
+	case Linear:
+		return "linear"
+	}
+	return "relu"
+}
+
+// widthFactor is how many outputs each unit feeds forward: CReLU emits
+// [relu(z), relu(-z)] and so doubles the next layer's input.
+func (a Activation) widthFactor() int {
+	if a.Kind == CReLU {
+		return 2
+	}
+	return 1
+}
+
+// apply writes act(z) for a B×n block z into h (B×n, or B×2n for CReLU).
+func (a Activation) apply(z, h []float32, rows, n int) {
+	switch a.Kind {
+	case ReLU:
+		for i, v := range z[:rows*n] {
+			h[i] = max(v, 0)
+		}
+	case Linear:
+		copy(h, z[:rows*n])
+	case LeakyReLU:
+		s := a.Slope
+		for i, v := range z[:rows*n] {
+			if v < 0 {
+				v *= s
+			}
+			h[i] = v
+		}
+	case CReLU:
+		for r := 0; r < rows; r++ {
+			zr, hr := z[r*n:(r+1)*n], h[r*2*n:(r+1)*2*n]
+			pos, neg := hr[:n], hr[n:]
+			for j, v := range zr {
+				pos[j] = max(v, 0)
+				neg[j] = max(-v, 0)
+			}
+		}
+	}
+}
+
+// backward writes dz = dh·act'(z) for a B×n block.
+func (a Activation) backward(z, dh, dz []float32, rows, n int) {
+	switch a.Kind {
+	case ReLU:
+		for i, v := range z[:rows*n] {
+			if v > 0 {
+				dz[i] = dh[i]
+			} else {
+				dz[i] = 0
+			}
+		}
+	case Linear:
+		copy(dz, dh[:rows*n])
+	case LeakyReLU:
+		s := a.Slope
+		for i, v := range z[:rows*n] {
+			if v > 0 {
+				dz[i] = dh[i]
+			} else {
+				dz[i] = s * dh[i]
+			}
+		}
+	case CReLU:
+		for r := 0; r < rows; r++ {
+			zr, dr := z[r*n:(r+1)*n], dz[r*n:(r+1)*n]
+			pos, neg := dh[r*2*n:r*2*n+n], dh[r*2*n+n:(r+1)*2*n]
+			for j, v := range zr {
+				switch {
+				case v > 0:
+					dr[j] = pos[j]
+				case v < 0:
+					dr[j] = -neg[j]
+				default:
+					dr[j] = 0
+				}
+			}
+		}
+	}
+}

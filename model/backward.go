@@ -1,0 +1,78 @@
+package model
+
+import "github.com/lot-toolkit/lot/linalg"
+
+// Backward writes the gradient of the last CrossEntropy's mean loss with
+// respect to every parameter into grad (laid out as Params; overwritten).
+// The input's own gradient is never formed: nothing needs it.
+func (m *MLP) Backward(ws *Workspace, grad []float32) {
+	rows := ws.rows
+	L := len(m.fc)
+	d := ws.dlog[:rows*m.Spec.Classes] // gradient w.r.t. the current layer's output
+	for i := L - 1; i >= 0; i-- {
+		l := m.fc[i]
+		in, inW := ws.x, m.Spec.Input
+		if i > 0 {
+			in, inW = ws.h[i-1], l.in
+		}
+		linalg.Gemm(true, false, l.out, l.in, rows, 1, d, l.out, in, inW, 0, grad[l.wOff:l.wOff+l.out*l.in], l.in)
+		columnSums(d, grad[l.bOff:l.bOff+l.out], rows)
+		if i == 0 {
+			break
+		}
+		// Gradient w.r.t. the previous hidden layer's activation output.
+		prev := m.fc[i-1]
+		dh := ws.dh[:rows*l.in]
+		linalg.Gemm(false, false, rows, l.in, l.out, 1, d, l.out, l.W, l.in, 0, dh, l.in)
+		dz := ws.dz[:rows*prev.out]
+		if m.Spec.BatchNorm {
+			dpre := ws.dzTmp[:rows*prev.out]
+			m.Spec.Activation.backward(ws.bnOut[i-1], dh, dpre, rows, prev.out)
+			m.bn[i-1].backward(dpre, dz, ws.xhat[i-1], ws.invStd[i-1], grad, rows, ws.train)
+		} else {
+			m.Spec.Activation.backward(ws.z[i-1], dh, dz, rows, prev.out)
+		}
+		d = dz
+	}
+}
+
+// columnSums writes the column sums of the rows×len(out) matrix d into out.
+func columnSums(d, out []float32, rows int) {
+	n := len(out)
+	clear(out)
+	for r := 0; r < rows; r++ {
+		dr := d[r*n : (r+1)*n]
+		for j, v := range dr {
+			out[j] += v
+		}
+	}
+}
+
+// backward takes dy = dLoss/d(BatchNorm output) and writes dLoss/dz into dz
+// and the gamma and beta gradients into grad. In training mode the batch
+// statistics depend on every row, which the full formula accounts for.
+func (b *batchNorm) backward(dy, dz, xhat, invStd, grad []float32, rows int, train bool) {
+	n := b.n
+	dGamma, dBeta := grad[b.gOff:b.gOff+n], grad[b.bOff:b.bOff+n]
+	for j := 0; j < n; j++ {
+		var sg, sb float64
+		for r := 0; r < rows; r++ {
+			g := float64(dy[r*n+j])
+			sg += g * float64(xhat[r*n+j])
+			sb += g
+		}
+		dGamma[j], dBeta[j] = float32(sg), float32(sb)
+		scale := b.Gamma[j] * invStd[j]
+		if !train {
+			for r := 0; r < rows; r++ {
+				dz[r*n+j] = dy[r*n+j] * scale
+			}
+			continue
+		}
+		invB := 1 / float32(rows)
+		fg, fb := float32(sg), float32(sb)
+		for r := 0; r < rows; r++ {
+			dz[r*n+j] = scale * (dy[r*n+j] - invB*(fb+xhat[r*n+j]*fg))
+		}
+	}
+}
