@@ -25,3 +25,6 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 // setThreads is a no-op: gonum's Sgemm parallelises on its own, in a fixed
 // block order, so its results do not depend on the thread count.
 func setThreads(int) {}
+
+// Kernel names the kernel in use.
+func Kernel() string { return "gonum (pure Go)" }

@@ -3,28 +3,110 @@
 package linalg
 
 /*
-#cgo LDFLAGS: -lopenblas
-#include <cblas.h>
-void openblas_set_num_threads(int num_threads);
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdlib.h>
+
+// OpenBLAS is opened at run time rather than linked, so that lot can choose
+// its kernel (OPENBLAS_CORETYPE) before OpenBLAS reads the variable in its
+// load-time constructor.
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float*, int,
+                         const float*, int, float, float*, int);
+typedef void (*threads_fn)(int);
+typedef char* (*corename_fn)(void);
+
+static sgemm_fn lot_sgemm;
+static threads_fn lot_set_threads;
+static corename_fn lot_corename;
+
+static const char* lot_open_blas(void) {
+	const char* names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0", NULL};
+	void* h = NULL;
+	for (int i = 0; names[i] && !h; i++) h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (!h) return dlerror();
+	lot_sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
+	lot_set_threads = (threads_fn)dlsym(h, "openblas_set_num_threads");
+	lot_corename = (corename_fn)dlsym(h, "openblas_get_corename");
+	if (!lot_sgemm || !lot_set_threads) return "libopenblas lacks cblas_sgemm or openblas_set_num_threads";
+	return NULL;
+}
+
+// CBLAS constants: row-major 101, no-transpose 111, transpose 112.
+static void lot_gemm(int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda,
+                     const float* b, int ldb, float beta, float* c, int ldc) {
+	lot_sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+static void lot_threads(int n) { lot_set_threads(n); }
+static const char* lot_core(void) { return lot_corename ? lot_corename() : "unknown"; }
 */
 import "C"
 
-import "unsafe"
+import (
+	"fmt"
+	"os"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 const backend = "openblas"
 
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	var ta, tb uint32 = C.CblasNoTrans, C.CblasNoTrans
-	if transA {
-		ta = C.CblasTrans
-	}
-	if transB {
-		tb = C.CblasTrans
-	}
-	C.cblas_sgemm(C.CblasRowMajor, ta, tb, C.blasint(m), C.blasint(n), C.blasint(k),
-		C.float(alpha), (*C.float)(unsafe.Pointer(&a[0])), C.blasint(lda),
-		(*C.float)(unsafe.Pointer(&b[0])), C.blasint(ldb),
-		C.float(beta), (*C.float)(unsafe.Pointer(&c[0])), C.blasint(ldc))
+var (
+	loadOnce sync.Once
+	coreSet  string // the OPENBLAS_CORETYPE lot chose, "" if the environment's was kept
+)
+
+// load opens OpenBLAS once. Where OPENBLAS_CORETYPE is unset, lot chooses
+// the kernel from the CPU's features: OpenBLAS 0.3.21's own detection reads
+// the CPU model number, which virtual machines often hide, and then falls
+// back to its slowest kernel (Prescott), six times slower here.
+func load() {
+	loadOnce.Do(func() {
+		if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); !set {
+			switch {
+			case cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL:
+				coreSet = "SkylakeX"
+			case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+				coreSet = "Haswell"
+			}
+			if coreSet != "" {
+				os.Setenv("OPENBLAS_CORETYPE", coreSet)
+			}
+		}
+		if msg := C.lot_open_blas(); msg != nil {
+			fmt.Fprintf(os.Stderr, "lot: cannot load OpenBLAS (%s); install libopenblas0 (Debian: apt-get install libopenblas-dev) or build with -tags purego\n", C.GoString(msg))
+			os.Exit(1)
+		}
+	})
 }
 
-func setThreads(n int) { C.openblas_set_num_threads(C.int(n)) }
+func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	load()
+	C.lot_gemm(cbool(transA), cbool(transB), C.int(m), C.int(n), C.int(k),
+		C.float(alpha), (*C.float)(unsafe.Pointer(&a[0])), C.int(lda),
+		(*C.float)(unsafe.Pointer(&b[0])), C.int(ldb),
+		C.float(beta), (*C.float)(unsafe.Pointer(&c[0])), C.int(ldc))
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func setThreads(n int) {
+	load()
+	C.lot_threads(C.int(n))
+}
+
+// Kernel names the OpenBLAS kernel in use, and says when lot chose it.
+func Kernel() string {
+	load()
+	k := C.GoString(C.lot_core())
+	if coreSet != "" {
+		k += " (chosen by lot from CPU features; OPENBLAS_CORETYPE was unset)"
+	}
+	return k
+}

@@ -47,9 +47,11 @@ func NewAdam(n int, groups []Group) *Adam {
 		m: make([]float32, n), v: make([]float32, n)}
 }
 
-func (a *Adam) Groups() []Group            { return a.groups }
-func (a *Adam) SetLR(g int, lr float64)    { a.groups[g].LR = lr }
-func (a *Adam) State() map[string][]float32 { return map[string][]float32{"exp_avg": a.m, "exp_avg_sq": a.v} }
+func (a *Adam) Groups() []Group         { return a.groups }
+func (a *Adam) SetLR(g int, lr float64) { a.groups[g].LR = lr }
+func (a *Adam) State() map[string][]float32 {
+	return map[string][]float32{"exp_avg": a.m, "exp_avg_sq": a.v}
+}
 
 // Moments returns Adam's first and second moment buffers (views).
 func (a *Adam) Moments() (m, v []float32) { return a.m, a.v }
@@ -90,8 +92,8 @@ func NewSGD(n int, groups []Group, momentum float64) *SGD {
 	return &SGD{groups: groups, Momentum: momentum, buf: make([]float32, n)}
 }
 
-func (s *SGD) Groups() []Group            { return s.groups }
-func (s *SGD) SetLR(g int, lr float64)    { s.groups[g].LR = lr }
+func (s *SGD) Groups() []Group             { return s.groups }
+func (s *SGD) SetLR(g int, lr float64)     { s.groups[g].LR = lr }
 func (s *SGD) State() map[string][]float32 { return map[string][]float32{"momentum_buffer": s.buf} }
 
 func (s *SGD) Reset() {

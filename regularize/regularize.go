@@ -28,10 +28,10 @@ type Regularizer interface {
 // Kinds lists the accepted --reg values.
 var Kinds = []string{"none", "l2", "wasserstein", "l2init"}
 
-// New builds the in-loss regulariser of the given kind, anchored at the
-// model's current (initial) parameters. It returns nil for "none" and for
-// "l2", which the optimiser applies as weight decay.
-func New(kind string, strength float64, m *model.MLP) (Regularizer, error) {
+// New builds the in-loss regulariser of the given kind for m's parameters,
+// anchored at anchor (θ0, laid out as m.Params). It returns nil for "none"
+// and for "l2", which the optimiser applies as weight decay.
+func New(kind string, strength float64, m *model.MLP, anchor []float32) (Regularizer, error) {
 	if strength < 0 || math.IsNaN(strength) || math.IsInf(strength, 0) {
 		return nil, fmt.Errorf("regularisation strength must be a finite number >= 0, got %v", strength)
 	}
@@ -39,9 +39,9 @@ func New(kind string, strength float64, m *model.MLP) (Regularizer, error) {
 	case "none", "l2":
 		return nil, nil
 	case "wasserstein":
-		return newWasserstein(strength, m), nil
+		return newWasserstein(strength, m, anchor), nil
 	case "l2init":
-		return &L2Init{Strength: strength, Anchor: slices.Clone(m.Params)}, nil
+		return &L2Init{Strength: strength, Anchor: slices.Clone(anchor)}, nil
 	}
 	return nil, fmt.Errorf("unknown regulariser %q (want one of: none, l2, wasserstein, l2init)", kind)
 }
@@ -79,8 +79,8 @@ type Wasserstein struct {
 
 type span struct{ off, n int }
 
-func newWasserstein(strength float64, m *model.MLP) *Wasserstein {
-	w := &Wasserstein{Strength: strength, sorted0: slices.Clone(m.Params)}
+func newWasserstein(strength float64, m *model.MLP, anchor []float32) *Wasserstein {
+	w := &Wasserstein{Strength: strength, sorted0: slices.Clone(anchor)}
 	maxN := 0
 	for _, t := range m.Tensors {
 		off := offsetIn(m.Params, t.Data)

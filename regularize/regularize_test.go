@@ -48,7 +48,7 @@ func TestRegularizerGradientsAgainstFloat64CentralDifferences(t *testing.T) {
 			p0[i] = float64(v)
 		}
 		const lambda = 0.3
-		reg, err := New(kind, lambda, m)
+		reg, err := New(kind, lambda, m, m.Params)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,13 +109,13 @@ func TestRadixSortMatchesComparisonSort(t *testing.T) {
 
 func TestNewRejectsBadInput(t *testing.T) {
 	m := testModel(t)
-	if _, err := New("elastic", 1, m); err == nil {
+	if _, err := New("elastic", 1, m, m.Params); err == nil {
 		t.Fatal("unknown kind accepted")
 	}
-	if _, err := New("l2init", -1, m); err == nil {
+	if _, err := New("l2init", -1, m, m.Params); err == nil {
 		t.Fatal("negative strength accepted")
 	}
-	if r, err := New("l2", 1e-3, m); err != nil || r != nil {
+	if r, err := New("l2", 1e-3, m, m.Params); err != nil || r != nil {
 		t.Fatal("l2 must be left to the optimiser")
 	}
 }

@@ -1,0 +1,149 @@
+// Package checkpoint owns lot's on-disk tensor files: safetensors files of
+// named float32 tensors plus string metadata. Writes are atomic (a temporary
+// file renamed into place), so a crash never leaves a torn checkpoint.
+// Reads validate everything and name the file and the fault in one error.
+package checkpoint
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/nlpodyssey/safetensors"
+)
+
+// Tensor is a named float32 tensor, row-major.
+type Tensor struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// File is a checkpoint's content. Tensors keep the order they were written in
+// when read back (sorted by name, as safetensors stores them).
+type File struct {
+	Tensors []Tensor
+	Meta    map[string]string
+}
+
+// Get returns the tensor with the given name.
+func (f *File) Get(name string) (Tensor, bool) {
+	for _, t := range f.Tensors {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Tensor{}, false
+}
+
+// Write stores tensors and metadata at path atomically.
+func Write(path string, tensors []Tensor, meta map[string]string) error {
+	views := make(map[string]safetensors.TensorView, len(tensors))
+	for _, t := range tensors {
+		n := 1
+		shape := make([]uint64, len(t.Shape))
+		for i, d := range t.Shape {
+			n *= d
+			shape[i] = uint64(d)
+		}
+		if n != len(t.Data) {
+			return fmt.Errorf("checkpoint: %s: tensor %s has shape %v but %d values", path, t.Name, t.Shape, len(t.Data))
+		}
+		buf := make([]byte, 4*len(t.Data))
+		for i, v := range t.Data {
+			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+		}
+		tv, err := safetensors.NewTensorView(safetensors.F32, shape, buf)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %s: tensor %s: %v", path, t.Name, err)
+		}
+		views[t.Name] = tv
+	}
+	data, err := safetensors.Serialize(views, meta)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %s: %v", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %s: %v", path, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("checkpoint: %s: %v", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("checkpoint: %s: %v", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("checkpoint: %s: %v", path, err)
+	}
+	return nil
+}
+
+// Read loads a safetensors file. Only F32 tensors are accepted.
+func Read(path string) (*File, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("checkpoint: %s: no such file", path)
+		}
+		return nil, fmt.Errorf("checkpoint: %s: %v", path, err)
+	}
+	return Parse(path, raw)
+}
+
+// Parse decodes safetensors bytes; name is used in error messages only.
+func Parse(name string, raw []byte) (f *File, err error) {
+	defer func() {
+		// The safetensors library validates offsets, but a malformed header
+		// must never crash a run: turn any panic into this file's error.
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("checkpoint: %s: malformed safetensors file (%v)", name, r)
+		}
+	}()
+	if len(raw) < 8 {
+		return nil, fmt.Errorf("checkpoint: %s: truncated: %d bytes, not a safetensors file", name, len(raw))
+	}
+	st, err := safetensors.Deserialize(raw)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: not a valid safetensors file: %v", name, err)
+	}
+	_, md, err := safetensors.ReadMetadata(raw)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: not a valid safetensors file: %v", name, err)
+	}
+	f = &File{Meta: md.Metadata()}
+	if f.Meta == nil {
+		f.Meta = map[string]string{}
+	}
+	for _, nt := range st.Tensors() {
+		tv := nt.TensorView
+		if tv.DType() != safetensors.F32 {
+			return nil, fmt.Errorf("checkpoint: %s: tensor %s has dtype %s, want F32", name, nt.Name, tv.DType())
+		}
+		shape := make([]int, len(tv.Shape()))
+		n := uint64(1)
+		for i, d := range tv.Shape() {
+			if d > math.MaxInt32 {
+				return nil, fmt.Errorf("checkpoint: %s: tensor %s has an impossible shape %v", name, nt.Name, tv.Shape())
+			}
+			shape[i] = int(d)
+			n *= d
+		}
+		b := tv.Data()
+		if uint64(len(b)) != 4*n {
+			return nil, fmt.Errorf("checkpoint: %s: tensor %s: shape %v needs %d bytes, file has %d", name, nt.Name, shape, 4*n, len(b))
+		}
+		data := make([]float32, n)
+		for i := range data {
+			data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		f.Tensors = append(f.Tensors, Tensor{Name: nt.Name, Shape: shape, Data: data})
+	}
+	return f, nil
+}

@@ -1,0 +1,43 @@
+// Command lot trains networks on continual-learning task streams and measures
+// their loss of trainability. Run `lot help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lot-toolkit/lot/train"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := &cobra.Command{
+		Use:           "lot",
+		Short:         "lot: measure, predict and prevent loss of trainability in continual learning",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(runCommand(), benchCommand())
+	err := root.ExecuteContext(ctx)
+	var ie interrupted
+	switch {
+	case errors.As(err, &ie):
+		fmt.Fprintf(os.Stderr, "lot: interrupted; checkpoint saved; continue with: lot run --resume %s\n", ie.dir)
+		os.Exit(130)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "lot: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// interrupted carries the run directory of a run stopped by a signal.
+type interrupted struct{ dir string }
+
+func (i interrupted) Error() string { return train.ErrInterrupted.Error() }

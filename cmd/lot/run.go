@@ -1,0 +1,178 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/lot-toolkit/lot/progress"
+	"github.com/lot-toolkit/lot/train"
+)
+
+func runCommand() *cobra.Command {
+	cfg := train.Default()
+	var (
+		preset, configPath, resume, out, hidden string
+		keep                                    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Train on a continual-learning task stream",
+		Long: `Train an MLP on a stream of tasks and write config.yaml, metrics.jsonl,
+tasks.jsonl, summary.json and checkpoint.safetensors under --out.
+
+Values are resolved in this order, later ones winning: the defaults, --preset,
+--config FILE, then the flags given on the command line.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts := train.Options{Out: out, Reporter: progress.New(os.Stderr), KeepCheckpoints: keep}
+			if resume != "" {
+				if cmd.Flags().NFlag() > 1 && !(cmd.Flags().NFlag() == 2 && cmd.Flags().Changed("keep-checkpoints")) {
+					return errors.New("--resume takes no other flags: the run's own config.yaml decides everything")
+				}
+				opts.Out = resume
+				return finish(resume)(train.Resume(cmd.Context(), resume, opts))
+			}
+			resolved := train.Default()
+			if preset != "" {
+				apply, ok := train.Presets[preset]
+				if !ok {
+					return fmt.Errorf("--preset: unknown preset %q (want one of: %s)", preset, strings.Join(train.PresetNames(), ", "))
+				}
+				apply(&resolved)
+			}
+			if configPath != "" {
+				var err error
+				if resolved, err = train.LoadConfig(configPath, resolved); err != nil {
+					return err
+				}
+			}
+			// Flags given explicitly win over the preset and the file.
+			var err error
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				if err != nil {
+					return
+				}
+				err = setField(&resolved, &cfg, f.Name, hidden)
+			})
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				return errors.New("--out: a run directory is required")
+			}
+			return finish(out)(train.Run(cmd.Context(), resolved, opts))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&preset, "preset", "", "start from a named setting: paper or quick")
+	f.StringVar(&configPath, "config", "", "read settings from a YAML file (as written to DIR/config.yaml)")
+	f.StringVar(&resume, "resume", "", "continue the run in this directory from its last checkpoint")
+	f.StringVar(&out, "out", "", "run directory for all outputs")
+	f.BoolVar(&keep, "keep-checkpoints", false, "also keep a checkpoint of every task under DIR/checkpoints/")
+	f.StringVar(&cfg.Data, "data", "", "directory with MNIST's IDX files (default: the GoMNIST module's copy)")
+	f.StringVar(&cfg.Stream, "stream", cfg.Stream, "task stream: random-label or permuted")
+	f.IntVar(&cfg.Samples, "samples", cfg.Samples, "training images subsampled once per seed")
+	f.Float64Var(&cfg.Relabel, "relabel", cfg.Relabel, "fraction of labels re-drawn at each task start (random-label)")
+	f.IntVar(&cfg.Tasks, "tasks", cfg.Tasks, "number of tasks")
+	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs per task")
+	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "minibatch size")
+	f.StringVar(&hidden, "hidden", "256", "hidden widths, comma-separated (256,256 for two layers)")
+	f.StringVar(&cfg.Activation, "activation", cfg.Activation, "relu, crelu, leaky_relu:<slope> or linear")
+	f.BoolVar(&cfg.BatchNorm, "batchnorm", false, "BatchNorm1d after each hidden linear layer")
+	f.StringVar(&cfg.Init, "init", cfg.Init, "weight initialisation: torch (nn.Linear default) or kaiming-normal")
+	f.StringVar(&cfg.Optimizer, "optimizer", cfg.Optimizer, "adam or sgd")
+	f.Float64Var(&cfg.LR, "lr", cfg.LR, "learning rate")
+	f.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "SGD momentum")
+	f.StringVar(&cfg.Reg, "reg", cfg.Reg, "regulariser: none, l2 (coupled weight decay), wasserstein or l2init")
+	f.Float64Var(&cfg.RegStrength, "reg-strength", cfg.RegStrength, "regulariser strength λ")
+	f.StringVar(&cfg.Method, "method", cfg.Method, "vanilla, reset-optimizer or reset-model")
+	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
+	f.IntVar(&cfg.Threads, "threads", cfg.Threads, "BLAS threads (results are reproducible for a fixed count)")
+	f.IntVar(&cfg.LogEvery, "log-every", cfg.LogEvery, "updates between metrics.jsonl rows")
+	return cmd
+}
+
+// setField copies one explicitly given flag from the flag-bound config into
+// the resolved one.
+func setField(dst, src *train.Config, name, hidden string) error {
+	switch name {
+	case "data":
+		dst.Data = src.Data
+	case "stream":
+		dst.Stream = src.Stream
+	case "samples":
+		dst.Samples = src.Samples
+	case "relabel":
+		dst.Relabel = src.Relabel
+	case "tasks":
+		dst.Tasks = src.Tasks
+	case "epochs":
+		dst.Epochs = src.Epochs
+	case "batch":
+		dst.Batch = src.Batch
+	case "hidden":
+		widths, err := parseWidths(hidden)
+		if err != nil {
+			return err
+		}
+		dst.Hidden = widths
+	case "activation":
+		dst.Activation = src.Activation
+	case "batchnorm":
+		dst.BatchNorm = src.BatchNorm
+	case "init":
+		dst.Init = src.Init
+	case "optimizer":
+		dst.Optimizer = src.Optimizer
+	case "lr":
+		dst.LR = src.LR
+	case "momentum":
+		dst.Momentum = src.Momentum
+	case "reg":
+		dst.Reg = src.Reg
+	case "reg-strength":
+		dst.RegStrength = src.RegStrength
+	case "method":
+		dst.Method = src.Method
+	case "seed":
+		dst.Seed = src.Seed
+	case "threads":
+		dst.Threads = src.Threads
+	case "log-every":
+		dst.LogEvery = src.LogEvery
+	}
+	return nil
+}
+
+func parseWidths(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--hidden: %q is not a positive width (want e.g. 256 or 256,256)", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// finish reports a run's outcome; dir is its run directory.
+func finish(dir string) func(*train.Summary, error) error {
+	return func(s *train.Summary, err error) error {
+		if errors.Is(err, train.ErrInterrupted) {
+			return interrupted{dir}
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Printf("done: %d tasks, %d steps, final_acc %.4f, mean online_acc %.4f, %.1f steps/s, %.1fs\n",
+			s.Tasks, s.Steps, s.FinalAcc, s.MeanOnlineAcc, s.TrainStepsPerSec, s.WallSeconds)
+		return nil
+	}
+}

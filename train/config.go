@@ -1,0 +1,184 @@
+package train
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lot-toolkit/lot/data"
+	"github.com/lot-toolkit/lot/model"
+	"github.com/lot-toolkit/lot/optim"
+	"github.com/lot-toolkit/lot/regularize"
+)
+
+// Config is everything that determines a run. Written to DIR/config.yaml, it
+// is read back by `lot run --config` and by `--resume`.
+type Config struct {
+	Stream  string  `yaml:"stream"`  // random-label | permuted
+	Samples int     `yaml:"samples"` // training images subsampled once per seed
+	Relabel float64 `yaml:"relabel"` // fraction of labels re-drawn per task (random-label)
+	Tasks   int     `yaml:"tasks"`
+	Epochs  int     `yaml:"epochs"` // passes over the task's data
+	Batch   int     `yaml:"batch"`
+
+	Hidden     []int  `yaml:"hidden"`
+	Activation string `yaml:"activation"`
+	BatchNorm  bool   `yaml:"batchnorm"`
+	Init       string `yaml:"init"`
+
+	Optimizer string  `yaml:"optimizer"` // adam | sgd
+	LR        float64 `yaml:"lr"`
+	Momentum  float64 `yaml:"momentum"` // SGD only
+
+	Reg         string  `yaml:"reg"` // none | l2 | wasserstein | l2init
+	RegStrength float64 `yaml:"reg_strength"`
+	Method      string  `yaml:"method"` // vanilla | reset-optimizer | reset-model
+
+	Seed     uint64 `yaml:"seed"`
+	Threads  int    `yaml:"threads"`
+	LogEvery int    `yaml:"log_every"` // updates between metrics.jsonl rows
+	Data     string `yaml:"data,omitempty"`
+}
+
+// Methods lists the accepted --method values.
+var Methods = []string{"vanilla", "reset-optimizer", "reset-model"}
+
+// Default is the paper's setting, at a length that runs in minutes.
+func Default() Config {
+	return Config{
+		Stream: "random-label", Samples: 21000, Relabel: 1, Tasks: 10, Epochs: 20, Batch: 256,
+		Hidden: []int{256}, Activation: "relu", Init: string(model.InitTorch),
+		Optimizer: "adam", LR: 1e-3, Momentum: 0.9,
+		Reg: "none", RegStrength: 1e-3, Method: "vanilla",
+		Seed: 0, Threads: 1, LogEvery: 40,
+	}
+}
+
+// Presets are named starting points; flags override their values.
+var Presets = map[string]func(*Config){
+	// paper: App. D's main setting.
+	"paper": func(c *Config) {
+		c.Samples, c.Tasks, c.Epochs, c.Batch, c.Optimizer, c.LR = 21000, 40, 250, 256, "adam", 1e-3
+	},
+	// quick: the smallest setting found (README, "The quick preset") in which
+	// vanilla L2 still visibly loses trainability.
+	"quick": func(c *Config) {
+		c.Samples, c.Tasks, c.Epochs, c.Batch, c.Optimizer, c.LR = 21000, 40, 250, 256, "adam", 1e-3
+	},
+}
+
+// PresetNames lists the presets, sorted.
+func PresetNames() []string {
+	var n []string
+	for k := range Presets {
+		n = append(n, k)
+	}
+	slices.Sort(n)
+	return n
+}
+
+// Validate returns one error naming the first bad field and its fault.
+func (c *Config) Validate() error {
+	bad := func(field, format string, a ...any) error {
+		return fmt.Errorf("--%s: %s", field, fmt.Sprintf(format, a...))
+	}
+	if !slices.Contains(data.StreamKinds(), c.Stream) {
+		return bad("stream", "unknown stream %q (want one of: %s)", c.Stream, strings.Join(data.StreamKinds(), ", "))
+	}
+	switch {
+	case c.Samples < 1:
+		return bad("samples", "must be at least 1, got %d", c.Samples)
+	case c.Relabel < 0 || c.Relabel > 1:
+		return bad("relabel", "must be in [0, 1], got %v", c.Relabel)
+	case c.Tasks < 1:
+		return bad("tasks", "must be at least 1, got %d", c.Tasks)
+	case c.Epochs < 1:
+		return bad("epochs", "must be at least 1, got %d", c.Epochs)
+	case c.Batch < 2:
+		return bad("batch", "must be at least 2, got %d", c.Batch)
+	case c.Threads < 1:
+		return bad("threads", "must be at least 1, got %d", c.Threads)
+	case c.LogEvery < 1:
+		return bad("log-every", "must be at least 1, got %d", c.LogEvery)
+	case len(c.Hidden) == 0:
+		return bad("hidden", "needs at least one hidden width")
+	}
+	for _, h := range c.Hidden {
+		if h < 1 {
+			return bad("hidden", "widths must be positive, got %v", c.Hidden)
+		}
+	}
+	if _, err := model.ParseActivation(c.Activation); err != nil {
+		return bad("activation", "%v", err)
+	}
+	if c.Init != string(model.InitTorch) && c.Init != string(model.InitKaimingNormal) {
+		return bad("init", "unknown init %q (want %s or %s)", c.Init, model.InitTorch, model.InitKaimingNormal)
+	}
+	if err := optim.Validate(c.Optimizer, c.LR, c.Momentum); err != nil {
+		field := "optimizer"
+		if strings.Contains(err.Error(), "learning rate") {
+			field = "lr"
+		} else if strings.Contains(err.Error(), "momentum") {
+			field = "momentum"
+		}
+		return bad(field, "%v", err)
+	}
+	if !slices.Contains(regularize.Kinds, c.Reg) {
+		return bad("reg", "unknown regulariser %q (want one of: %s)", c.Reg, strings.Join(regularize.Kinds, ", "))
+	}
+	if c.RegStrength < 0 {
+		return bad("reg-strength", "must be >= 0, got %v", c.RegStrength)
+	}
+	if !slices.Contains(Methods, c.Method) {
+		return bad("method", "unknown method %q (want one of: %s)", c.Method, strings.Join(Methods, ", "))
+	}
+	return nil
+}
+
+// ModelSpec is the architecture the config describes, for MNIST's 784
+// inputs and 10 classes.
+func (c *Config) ModelSpec() model.Spec {
+	act, _ := model.ParseActivation(c.Activation)
+	return model.Spec{Input: 28 * 28, Hidden: slices.Clone(c.Hidden), Classes: 10, Activation: act, BatchNorm: c.BatchNorm}
+}
+
+// Hash identifies the numbers a config produces: every field except the
+// data directory, which names where MNIST is read from, not what it is.
+func (c Config) Hash() string {
+	c.Data = ""
+	b, _ := yaml.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Marshal renders the config as YAML.
+func (c *Config) Marshal() []byte {
+	b, _ := yaml.Marshal(c)
+	return b
+}
+
+// LoadConfig reads a YAML config over base: fields the file sets replace
+// base's. Unknown fields are errors, so that a typo cannot go unnoticed.
+func LoadConfig(path string, base Config) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return base, fmt.Errorf("--config %s: no such file", path)
+		}
+		return base, fmt.Errorf("--config %s: %v", path, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&base); err != nil && !errors.Is(err, io.EOF) {
+		return base, fmt.Errorf("--config %s: not a valid lot config: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return base, nil
+}

@@ -1,0 +1,171 @@
+package train
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/lot-toolkit/lot/checkpoint"
+)
+
+// small is a config that trains in about a second on real MNIST.
+func small() Config {
+	c := Default()
+	c.Samples, c.Tasks, c.Epochs, c.Batch, c.LogEvery = 600, 3, 2, 64, 3
+	c.Hidden = []int{32}
+	c.LR = 1e-2
+	return c
+}
+
+// readRows reads a JSON-lines file, dropping timing fields (names containing
+// "sec" or "time"), which are the only fields allowed to differ.
+func readRows(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var row map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for k := range row {
+			if strings.Contains(k, "sec") || strings.Contains(k, "time") {
+				delete(row, k)
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func sameOutputs(t *testing.T, a, b string) {
+	t.Helper()
+	for _, name := range []string{"metrics.jsonl", "tasks.jsonl"} {
+		ra, rb := readRows(t, filepath.Join(a, name)), readRows(t, filepath.Join(b, name))
+		if len(ra) == 0 {
+			t.Fatalf("%s: empty", name)
+		}
+		if !reflect.DeepEqual(ra, rb) {
+			for i := range min(len(ra), len(rb)) {
+				if !reflect.DeepEqual(ra[i], rb[i]) {
+					t.Fatalf("%s differs at row %d:\n%v\n%v", name, i, ra[i], rb[i])
+				}
+			}
+			t.Fatalf("%s: %d rows vs %d rows", name, len(ra), len(rb))
+		}
+	}
+}
+
+func mustRun(t *testing.T, cfg Config, dir string) *Summary {
+	t.Helper()
+	s, err := Run(context.Background(), cfg, Options{Out: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSameSeedSameNumbersOtherSeedOtherNumbers(t *testing.T) {
+	cfg := small()
+	dir := t.TempDir()
+	a, b, c := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")
+	mustRun(t, cfg, a)
+	mustRun(t, cfg, b)
+	sameOutputs(t, a, b)
+	// Timings aside, metrics.jsonl is byte-identical.
+	ma, _ := os.ReadFile(filepath.Join(a, "metrics.jsonl"))
+	mb, _ := os.ReadFile(filepath.Join(b, "metrics.jsonl"))
+	if string(ma) != string(mb) {
+		t.Fatal("metrics.jsonl not byte-identical")
+	}
+	cfg.Seed = 1
+	mustRun(t, cfg, c)
+	if reflect.DeepEqual(readRows(t, filepath.Join(a, "metrics.jsonl")), readRows(t, filepath.Join(c, "metrics.jsonl"))) {
+		t.Fatal("a different seed gave the same numbers")
+	}
+}
+
+// stopAt cancels the run once it reports a step at or past `at`.
+type stopAt struct {
+	at     int64
+	cancel context.CancelFunc
+}
+
+func (s *stopAt) Start(*Config, int64, int64) {}
+func (s *stopAt) Update(p *Position, _ float64) {
+	if p.Step >= s.at {
+		s.cancel()
+	}
+}
+func (s *stopAt) TaskDone(TaskRow) {}
+func (s *stopAt) Finish()          {}
+
+// TestResumedRunEqualsUninterrupted interrupts runs mid-epoch and mid-task,
+// twice, and checks the resumed outputs and final weights against a run
+// that was never stopped, for every method and an in-loss regulariser.
+func TestResumedRunEqualsUninterrupted(t *testing.T) {
+	for _, tc := range []struct{ method, reg, opt string }{
+		{"vanilla", "l2", "adam"},
+		{"reset-optimizer", "wasserstein", "adam"},
+		{"reset-model", "l2init", "sgd"},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			cfg := small()
+			cfg.Method, cfg.Reg, cfg.Optimizer, cfg.RegStrength = tc.method, tc.reg, tc.opt, 1e-2
+			cfg.BatchNorm = tc.method == "reset-optimizer"
+			dir := t.TempDir()
+			whole, split := filepath.Join(dir, "whole"), filepath.Join(dir, "split")
+			mustRun(t, cfg, whole)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			_, err := Run(ctx, cfg, Options{Out: split, Reporter: &stopAt{at: 7, cancel: cancel}})
+			if !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("want ErrInterrupted, got %v", err)
+			}
+			ctx, cancel = context.WithCancel(context.Background())
+			_, err = Resume(ctx, split, Options{Reporter: &stopAt{at: 29, cancel: cancel}})
+			if !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("second stop: want ErrInterrupted, got %v", err)
+			}
+			if _, err := Resume(context.Background(), split, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			sameOutputs(t, whole, split)
+			compareTensors(t, filepath.Join(whole, checkpointName), filepath.Join(split, checkpointName))
+		})
+	}
+}
+
+// compareTensors checks that two checkpoints hold bit-identical tensors:
+// weights, optimiser state and regulariser anchor.
+func compareTensors(t *testing.T, a, b string) {
+	t.Helper()
+	fa, err := checkpoint.Read(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := checkpoint.Read(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fa.Tensors) != len(fb.Tensors) {
+		t.Fatalf("%d tensors vs %d", len(fa.Tensors), len(fb.Tensors))
+	}
+	for _, ta := range fa.Tensors {
+		tb, ok := fb.Get(ta.Name)
+		if !ok || !reflect.DeepEqual(ta.Data, tb.Data) {
+			t.Fatalf("tensor %s differs after resume", ta.Name)
+		}
+	}
+}
