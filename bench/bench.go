@@ -10,7 +10,7 @@ import (
 
 	"github.com/lot-toolkit/lot/linalg"
 	"github.com/lot-toolkit/lot/model"
-	"github.com/lot-toolkit/lot/optim"
+	"github.com/lot-toolkit/lot/train"
 )
 
 // Result holds medians in milliseconds.
@@ -26,42 +26,42 @@ type Result struct {
 // Standard is the standard step's shape.
 var Standard = struct{ Input, Hidden, Classes, Batch int }{784, 256, 10, 256}
 
-// Run times the standard step reps times (after a warm-up) on the given
-// number of threads and returns the medians.
-func Run(threads, reps int) Result {
+// standard is the standard step: model, batch and the training Stepper
+// that lot run uses.
+type standard struct {
+	st *train.Stepper
+	x  []float32
+	y  []int32
+}
+
+func newStandard(threads int) *standard {
 	linalg.SetThreads(threads)
 	s := Standard
 	m, _ := model.New(model.Spec{Input: s.Input, Hidden: []int{s.Hidden}, Classes: s.Classes})
 	rng := rand.New(rand.NewPCG(1, 1))
 	m.Initialize(model.InitTorch, rng)
-	x := make([]float32, s.Batch*s.Input)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
+	cfg := train.Default()
+	st := &standard{st: train.NewStepper(m, train.NewOptimizer(&cfg, m), nil, s.Batch),
+		x: make([]float32, s.Batch*s.Input), y: make([]int32, s.Batch)}
+	for i := range st.x {
+		st.x[i] = float32(rng.NormFloat64())
 	}
-	y := make([]int32, s.Batch)
-	for i := range y {
-		y[i] = int32(rng.IntN(s.Classes))
+	for i := range st.y {
+		st.y[i] = int32(rng.IntN(s.Classes))
 	}
-	ws := m.NewWorkspace(s.Batch)
-	grad := make([]float32, len(m.Params))
-	groups := make([]optim.Group, len(m.Groups))
-	for i, g := range m.Groups {
-		groups[i] = optim.Group{Name: g.Name, Offset: g.Offset, Len: g.Len, LR: 1e-3}
-	}
-	opt := optim.NewAdam(len(m.Params), groups)
+	return st
+}
 
-	gradStep := func() {
-		m.Forward(ws, x, s.Batch, true)
-		m.CrossEntropy(ws, y)
-		m.Backward(ws, grad)
-	}
-	trainStep := func() {
-		gradStep()
-		opt.Step(m.Params, grad)
-	}
+func (s *standard) gradStep()  { s.st.Gradient(s.x, s.y) }
+func (s *standard) trainStep() { s.st.Step(s.x, s.y) }
+
+// Run times the standard step reps times (after a warm-up) on the given
+// number of threads and returns the medians.
+func Run(threads, reps int) Result {
+	s := newStandard(threads)
 	return Result{
-		TrainStepMS: median(trainStep, reps),
-		GradMS:      median(gradStep, reps),
+		TrainStepMS: median(s.trainStep, reps),
+		GradMS:      median(s.gradStep, reps),
 		Threads:     threads, Backend: linalg.Backend(), Kernel: linalg.Kernel(), Reps: reps,
 	}
 }

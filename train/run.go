@@ -225,8 +225,7 @@ func (r *run) startTask() error {
 func (r *run) loop(ctx context.Context) error {
 	cfg := r.cfg
 	B, D := cfg.Batch, r.stream.InputDim()
-	ws := r.m.NewWorkspace(B)
-	grad := make([]float32, len(r.m.Params))
+	st := NewStepper(r.m, r.opt, r.reg, B)
 	xb, yb := make([]float32, B*D), make([]int32, B)
 	nb := (cfg.Samples + B - 1) / B
 	rep := r.opts.Reporter
@@ -265,14 +264,8 @@ func (r *run) loop(ctx context.Context) error {
 					copy(xb[i*D:(i+1)*D], task.X[j*D:(j+1)*D])
 					yb[i] = task.Y[j]
 				}
-				r.m.Forward(ws, xb, rows, true)
-				loss, correct := r.m.CrossEntropy(ws, yb[:rows])
-				r.m.Backward(ws, grad)
-				var regLoss float64
-				if r.reg != nil {
-					regLoss = r.reg.AddGrad(r.m.Params, grad)
-				}
-				r.opt.Step(r.m.Params, grad)
+				st.Reg = r.reg // startTask may have re-anchored it
+				loss, regLoss, correct := st.Step(xb[:rows*D], yb[:rows])
 				r.pos.Step++
 				r.pos.Batch++
 				acc := float64(correct) / float64(rows)
