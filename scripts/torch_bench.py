@@ -45,15 +45,7 @@ Fair-comparison notes
           /usr/bin/python3 scripts/torch_bench.py --threads 1 --json
   so the 1.6 ms figure very likely also had OPENBLAS_CORETYPE set.
 
-MEASURED
---------
-See the table at the end of this docstring.  The dev machine was shared
-with other builds (load average 2-6 on 2 vCPUs), so absolute numbers are
-noisy (+-30% run to run); compare configurations run back to back.
-
-Usage:
-  /usr/bin/python3 scripts/torch_bench.py [--threads N] [--warmup 30]
-        [--iters 200] [--json]
+Measured figures, with the commands that made them, are in the README.
 """
 import argparse
 import ctypes
