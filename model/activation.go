@@ -142,3 +142,21 @@ func positiveMask(v float32) uint32 {
 	}
 	return k
 }
+
+// jvp writes rh = act'(z)·rz for a B×n block z (B×2n output for CReLU): the
+// forward-mode derivative. The activations are piecewise linear, so their
+// second derivative is zero almost everywhere and nothing else is needed.
+func (a Activation) jvp(z, rz, rh []float32, rows, n int) {
+	if a.Kind != CReLU {
+		a.backward(z, rz, rh, rows, n) // elementwise: the same product
+		return
+	}
+	for r := 0; r < rows; r++ {
+		zr, rr := z[r*n:(r+1)*n], rz[r*n:(r+1)*n]
+		pos, neg := rh[r*2*n:r*2*n+n], rh[r*2*n+n:(r+1)*2*n]
+		for j, v := range zr {
+			pos[j] = math.Float32frombits(math.Float32bits(rr[j]) & positiveMask(v))
+			neg[j] = math.Float32frombits(math.Float32bits(-rr[j]) & positiveMask(-v))
+		}
+	}
+}

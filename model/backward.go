@@ -24,9 +24,9 @@ func (m *MLP) Backward(ws *Workspace, grad []float32) {
 		prev := m.fc[i-1]
 		dh := ws.dh[:rows*l.in]
 		linalg.Gemm(false, false, rows, l.in, l.out, 1, d, l.out, l.W, l.in, 0, dh, l.in)
-		dz := ws.dz[:rows*prev.out]
+		dz := ws.dz[i-1][:rows*prev.out]
 		if m.Spec.BatchNorm {
-			dpre := ws.dzTmp[:rows*prev.out]
+			dpre := ws.dpre[i-1][:rows*prev.out]
 			m.Spec.Activation.backward(ws.bnOut[i-1], dh, dpre, rows, prev.out)
 			m.bn[i-1].backward(dpre, dz, ws.xhat[i-1], ws.invStd[i-1], grad, rows, ws.train)
 		} else {

@@ -21,9 +21,11 @@ type Workspace struct {
 	invStd [][]float32 // BatchNorm's 1/sqrt(var+eps), h
 	h      [][]float32 // per hidden layer: activation output, B×(h·widthFactor)
 	logits []float32   // B×classes
+	prob   []float32   // B×classes: softmax of the logits
 	dlog   []float32   // B×classes: dLoss/dlogits
-	dh, dz []float32   // scratch for the widest hidden layer
-	dzTmp  []float32
+	dz     [][]float32 // per hidden layer: dLoss/dz, kept for curvature and noise
+	dpre   [][]float32 // per hidden layer with BatchNorm: dLoss/d(BatchNorm output)
+	dh     []float32   // scratch for the widest hidden layer
 }
 
 // NewWorkspace sizes a workspace for batches of up to maxBatch rows.
@@ -39,13 +41,16 @@ func (m *MLP) NewWorkspace(maxBatch int) *Workspace {
 			ws.invStd = append(ws.invStd, make([]float32, h))
 		}
 		ws.h = append(ws.h, make([]float32, maxBatch*h*f))
+		ws.dz = append(ws.dz, make([]float32, maxBatch*h))
+		if m.Spec.BatchNorm {
+			ws.dpre = append(ws.dpre, make([]float32, maxBatch*h))
+		}
 		wide = max(wide, h*f)
 	}
 	ws.logits = make([]float32, maxBatch*m.Spec.Classes)
+	ws.prob = make([]float32, maxBatch*m.Spec.Classes)
 	ws.dlog = make([]float32, maxBatch*m.Spec.Classes)
 	ws.dh = make([]float32, maxBatch*wide)
-	ws.dz = make([]float32, maxBatch*wide)
-	ws.dzTmp = make([]float32, maxBatch*wide)
 	return ws
 }
 
@@ -157,6 +162,7 @@ func (m *MLP) CrossEntropy(ws *Workspace, y []int32) (loss float64, correct int)
 	invB := 1 / float32(rows)
 	for r := 0; r < rows; r++ {
 		lg := ws.logits[r*c : (r+1)*c]
+		p := ws.prob[r*c : (r+1)*c]
 		d := ws.dlog[r*c : (r+1)*c]
 		best, arg := lg[0], 0
 		for j, v := range lg {
@@ -177,7 +183,8 @@ func (m *MLP) CrossEntropy(ws *Workspace, y []int32) (loss float64, correct int)
 		}
 		inv := float32(1 / sum)
 		for j := range d {
-			d[j] *= inv * invB
+			p[j] = d[j] * inv
+			d[j] = p[j] * invB
 		}
 		d[label] -= invB
 	}

@@ -1,0 +1,104 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// denseHessian builds the Hessian of the float64 reference loss by second
+// central differences: independent of the R-operator in every respect.
+func denseHessian(spec Spec, p, x []float64, y []int32, rows int) []float64 {
+	n := len(p)
+	H := make([]float64, n*n)
+	const h = 1e-4
+	f := func() float64 { return refLoss(spec, p, x, y, rows) }
+	for i := 0; i < n; i++ {
+		for j := i; j < n; j++ {
+			pi, pj := p[i], p[j]
+			var v float64
+			for _, s := range [4][3]float64{{1, 1, 1}, {1, -1, -1}, {-1, 1, -1}, {-1, -1, 1}} {
+				p[i] += s[0] * h
+				p[j] += s[1] * h
+				v += s[2] * f()
+				p[i], p[j] = pi, pj
+			}
+			H[i*n+j] = v / (4 * h * h)
+			H[j*n+i] = H[i*n+j]
+		}
+	}
+	return H
+}
+
+// TestHVPAgainstDenseFloat64Hessian checks full-network and per-group
+// block products for every activation, with and without BatchNorm.
+func TestHVPAgainstDenseFloat64Hessian(t *testing.T) {
+	for _, a := range []string{"relu", "crelu", "leaky_relu:0.3", "linear"} {
+		for _, bn := range []bool{false, true} {
+			act, _ := ParseActivation(a)
+			spec := Spec{Input: 5, Hidden: []int{4, 3}, Classes: 3, Activation: act, BatchNorm: bn}
+			const rows = 7
+			m, x, y := randomProblem(t, spec, rows, 11)
+			runningBefore := make([]float32, 0)
+			for _, b := range m.Buffers {
+				runningBefore = append(runningBefore, b.Data...)
+			}
+			hv := m.NewHVP(rows)
+			hv.Prepare(x, y)
+			k := 0
+			for _, b := range m.Buffers {
+				for _, v := range b.Data {
+					if v != runningBefore[k] {
+						t.Fatal("Prepare changed BatchNorm's running statistics")
+					}
+					k++
+				}
+			}
+			p64 := toFloat64(m.Params)
+			H := denseHessian(spec, p64, toFloat64(x), y, rows)
+			n := len(p64)
+			rng := rand.New(rand.NewPCG(5, 5))
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			got := make([]float32, n)
+			hv.Apply(v, got)
+			want := make([]float64, n)
+			for i := 0; i < n; i++ {
+				for j := 0; j < n; j++ {
+					want[i] += H[i*n+j] * float64(v[j])
+				}
+			}
+			err := relErr(got, want)
+			if err > 1e-5 {
+				t.Errorf("%s bn=%v: full H·v relative error %.2g", a, bn, err)
+			}
+			t.Logf("%s bn=%v: full H·v relative error %.1e", a, bn, err)
+			for g, grp := range m.Groups {
+				vb := v[grp.Offset : grp.Offset+grp.Len]
+				ob := make([]float32, grp.Len)
+				hv.ApplyBlock(g, vb, ob)
+				wb := make([]float64, grp.Len)
+				for i := 0; i < grp.Len; i++ {
+					for j := 0; j < grp.Len; j++ {
+						wb[i] += H[(grp.Offset+i)*n+grp.Offset+j] * float64(vb[j])
+					}
+				}
+				if err := relErr(ob, wb); err > 1e-5 {
+					t.Errorf("%s bn=%v: block %s relative error %.2g", a, bn, grp.Name, err)
+				}
+			}
+		}
+	}
+}
+
+// relErr is ‖got − want‖/‖want‖.
+func relErr(got []float32, want []float64) float64 {
+	var d, w float64
+	for i := range want {
+		d += (float64(got[i]) - want[i]) * (float64(got[i]) - want[i])
+		w += want[i] * want[i]
+	}
+	return math.Sqrt(d / w)
+}
