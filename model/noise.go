@@ -1,0 +1,80 @@
+package model
+
+// SampleGradSqNorms writes, for each parameter group, Σ_i ‖g_i‖² into
+// sumSq, where g_i is the gradient of sample i's own (unreduced) loss with
+// respect to that group, from the last Forward/CrossEntropy/Backward in ws.
+// No per-sample loop over the network is run: for a linear layer
+// g_i = δ_i ⊗ [x_i, 1], so ‖g_i‖² = ‖δ_i‖²·(‖x_i‖² + 1) (Goodfellow's
+// identity, as BackPACK uses).
+//
+// The per-sample gradient noise is then σ² = (1/B)·Σ_i ‖g_i‖² − ‖ḡ‖², ḡ
+// being the batch gradient.
+//
+// BatchNorm in training mode couples the samples through the batch
+// statistics, so "sample i's own gradient" is not defined. lot uses sample
+// i's term of the batch gradient: g_i = B·∂L̄/∂θ restricted to the path
+// through row i, the batch statistics held as the batch computed them.
+// These terms average exactly to the batch gradient; for a network without
+// BatchNorm they are the per-sample gradients themselves.
+func (m *MLP) SampleGradSqNorms(ws *Workspace, sumSq []float64) {
+	rows := ws.rows
+	B := float64(rows)
+	for i := range sumSq {
+		sumSq[i] = 0
+	}
+	for i, l := range m.fc {
+		in, inW := ws.x, m.Spec.Input
+		if i > 0 {
+			in, inW = ws.h[i-1], l.in
+		}
+		var d []float32
+		if i == len(m.fc)-1 {
+			d = ws.dlog
+		} else {
+			d = ws.dz[i]
+		}
+		var s float64
+		for r := 0; r < rows; r++ {
+			s += float64(sqNorm(d[r*l.out:(r+1)*l.out])) * (float64(sqNorm(in[r*inW:(r+1)*inW])) + 1)
+		}
+		sumSq[m.groupOf(l.wOff)] = s * B * B // d carries the mean's 1/B
+		if m.Spec.BatchNorm && i < len(m.bn) {
+			b := m.bn[i]
+			dy, xh := ws.dpre[i], ws.xhat[i]
+			var t float64
+			for k := 0; k < rows*b.n; k++ {
+				g := float64(dy[k])
+				t += g * g * (float64(xh[k])*float64(xh[k]) + 1)
+			}
+			sumSq[m.groupOf(b.gOff)] = t * B * B
+		}
+	}
+}
+
+// groupOf is the index of the group holding the parameter at offset off.
+func (m *MLP) groupOf(off int) int {
+	for g, grp := range m.Groups {
+		if off >= grp.Offset && off < grp.Offset+grp.Len {
+			return g
+		}
+	}
+	panic("model: offset outside the parameters")
+}
+
+// sqNorm is Σv², with four float32 accumulators so the loop pipelines; the
+// rows it sums are short (≤ a few thousand), so float32 keeps 1e-6 relative
+// accuracy.
+func sqNorm(v []float32) float32 {
+	var a, b, c, d float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a += v[i] * v[i]
+		b += v[i+1] * v[i+1]
+		c += v[i+2] * v[i+2]
+		d += v[i+3] * v[i+3]
+	}
+	for ; i < len(v); i++ {
+		a += v[i] * v[i]
+	}
+	return (a + b) + (c + d)
+}
