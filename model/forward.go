@@ -190,3 +190,6 @@ func (m *MLP) CrossEntropy(ws *Workspace, y []int32) (loss float64, correct int)
 	}
 	return loss / float64(rows), correct
 }
+
+// Rows is the batch size of the last forward pass.
+func (ws *Workspace) Rows() int { return ws.rows }

@@ -24,10 +24,20 @@ type HVP struct {
 	saved               []float32 // BatchNorm's running statistics during Prepare
 }
 
-// NewHVP sizes an HVP for batches of up to maxBatch rows.
+// NewHVP sizes an HVP, with a workspace of its own, for batches of up to
+// maxBatch rows; call Prepare before the products.
 func (m *MLP) NewHVP(maxBatch int) *HVP {
-	h := &HVP{m: m, ws: m.NewWorkspace(maxBatch), Grad: make([]float32, len(m.Params)),
-		vFull: make([]float32, len(m.Params)), outFull: make([]float32, len(m.Params))}
+	h := m.NewHVPOn(m.NewWorkspace(maxBatch))
+	h.Grad = make([]float32, len(m.Params))
+	return h
+}
+
+// NewHVPOn makes an HVP that reads the forward and backward pass already in
+// ws (a training step's, say), so no pass is repeated: the caller must not
+// change the parameters or ws between that pass and the products.
+func (m *MLP) NewHVPOn(ws *Workspace) *HVP {
+	maxBatch := ws.MaxBatch
+	h := &HVP{m: m, ws: ws, vFull: make([]float32, len(m.Params)), outFull: make([]float32, len(m.Params))}
 	wide := 0
 	for _, w := range m.Spec.Hidden {
 		f := m.Spec.Activation.widthFactor()
@@ -49,7 +59,8 @@ func (m *MLP) NewHVP(maxBatch int) *HVP {
 }
 
 // Prepare runs the forward and backward pass on the batch (x, y) at the
-// current parameters and returns the mean loss. Products then use this
+// current parameters and returns the mean loss; it needs an HVP made by
+// NewHVP. Products then use this
 // batch until the next Prepare. BatchNorm's running statistics are left
 // untouched: curvature probes must not change the model.
 func (h *HVP) Prepare(x []float32, y []int32) float64 {

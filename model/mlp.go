@@ -31,9 +31,10 @@ func (s Spec) Validate() error {
 // Tensor is a named view into a model's storage, with PyTorch's name and
 // shape (a weight is [out, in], row-major).
 type Tensor struct {
-	Name  string
-	Shape []int
-	Data  []float32
+	Name   string
+	Shape  []int
+	Data   []float32
+	Offset int // position of Data in Params (trainable tensors only)
 }
 
 // Group is one module's trainable parameters (fc1, bn1, ...): the contiguous
@@ -117,8 +118,8 @@ func New(spec Spec) (*MLP, error) {
 			n *= d
 		}
 		v := m.Params[off : off+n : off+n]
+		m.Tensors = append(m.Tensors, Tensor{Name: name, Shape: shape, Data: v, Offset: off})
 		off += n
-		m.Tensors = append(m.Tensors, Tensor{Name: name, Shape: shape, Data: v})
 		return v
 	}
 	addLinear := func(i, in, out int) {
@@ -203,4 +204,15 @@ func (m *MLP) Layers() int { return len(m.fc) }
 func (m *MLP) Linear(i int) (w, b []float32, in, out int) {
 	l := m.fc[i]
 	return l.W, l.B, l.in, l.out
+}
+
+// HiddenGroup is the index in Groups of hidden layer i's linear module
+// (fc_{i+1}), the module whose output the layer's units compute.
+func (m *MLP) HiddenGroup(i int) int {
+	for g, grp := range m.Groups {
+		if grp.Offset == m.fc[i].wOff {
+			return g
+		}
+	}
+	panic("model: no such hidden layer")
 }

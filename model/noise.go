@@ -78,3 +78,62 @@ func sqNorm(v []float32) float32 {
 	}
 	return (a + b) + (c + d)
 }
+
+// SampleGradGram writes into gram (n×n, row-major) the Gram matrix
+// ⟨g_i, g_j⟩ of the first n samples' per-sample gradients (all parameters,
+// g_i as in SampleGradSqNorms) from the last pass in ws, via the same
+// identity: for a linear layer ⟨g_i, g_j⟩ = ⟨δ_i, δ_j⟩·(⟨x_i, x_j⟩ + 1).
+// scratch must hold 2·n·n values.
+func (m *MLP) SampleGradGram(ws *Workspace, n int, gram, scratch []float64) {
+	B := float64(ws.rows)
+	clear(gram[:n*n])
+	dd, xx := scratch[:n*n], scratch[n*n:2*n*n]
+	for i, l := range m.fc {
+		in, inW := ws.x, m.Spec.Input
+		if i > 0 {
+			in, inW = ws.h[i-1], l.in
+		}
+		d := ws.dlog
+		if i < len(m.fc)-1 {
+			d = ws.dz[i]
+		}
+		rowGram(d, l.out, n, dd)
+		rowGram(in, inW, n, xx)
+		for k := range dd {
+			gram[k] += B * B * dd[k] * (xx[k] + 1)
+		}
+		if m.Spec.BatchNorm && i < len(m.bn) {
+			b := m.bn[i]
+			dy, xh := ws.dpre[i], ws.xhat[i]
+			for r := 0; r < n; r++ {
+				for c := r; c < n; c++ {
+					var s float64
+					for j := 0; j < b.n; j++ {
+						a, e := float64(dy[r*b.n+j]), float64(dy[c*b.n+j])
+						s += a * e * (float64(xh[r*b.n+j])*float64(xh[c*b.n+j]) + 1)
+					}
+					gram[r*n+c] += B * B * s
+					if c != r {
+						gram[c*n+r] += B * B * s
+					}
+				}
+			}
+		}
+	}
+}
+
+// rowGram writes the n×n Gram matrix of the first n rows of a (row length w)
+// into out, accumulating each product in float64.
+func rowGram(a []float32, w, n int, out []float64) {
+	for r := 0; r < n; r++ {
+		ar := a[r*w : (r+1)*w]
+		for c := r; c < n; c++ {
+			ac := a[c*w : (c+1)*w]
+			var s float64
+			for k, v := range ar {
+				s += float64(v) * float64(ac[k])
+			}
+			out[r*n+c], out[c*n+r] = s, s
+		}
+	}
+}

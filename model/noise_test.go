@@ -53,3 +53,37 @@ func TestSampleGradNoiseAgainstPerSampleLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleGradGramAgainstPerSampleLoop checks the Gram identity against
+// explicit per-sample gradient vectors.
+func TestSampleGradGramAgainstPerSampleLoop(t *testing.T) {
+	act, _ := ParseActivation("crelu")
+	spec := Spec{Input: 6, Hidden: []int{5, 4}, Classes: 3, Activation: act}
+	const rows, n = 9, 6
+	m, x, y := randomProblem(t, spec, rows, 22)
+	ws := m.NewWorkspace(rows)
+	m.Forward(ws, x, rows, true)
+	m.CrossEntropy(ws, y)
+	m.Backward(ws, make([]float32, len(m.Params)))
+	gram := make([]float64, n*n)
+	m.SampleGradGram(ws, n, gram, make([]float64, 2*n*n))
+	one := m.NewWorkspace(1)
+	g := make([][]float32, n)
+	for i := range g {
+		g[i] = make([]float32, len(m.Params))
+		m.Forward(one, x[i*spec.Input:(i+1)*spec.Input], 1, true)
+		m.CrossEntropy(one, y[i:i+1])
+		m.Backward(one, g[i])
+	}
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			var want float64
+			for k := range g[i] {
+				want += float64(g[i][k]) * float64(g[j][k])
+			}
+			if math.Abs(gram[i*n+j]-want) > 1e-5*(math.Abs(want)+1e-3) {
+				t.Fatalf("gram[%d,%d] = %v, per-sample loop %v", i, j, gram[i*n+j], want)
+			}
+		}
+	}
+}

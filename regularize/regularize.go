@@ -83,23 +83,12 @@ func newWasserstein(strength float64, m *model.MLP, anchor []float32) *Wasserste
 	w := &Wasserstein{Strength: strength, sorted0: slices.Clone(anchor)}
 	maxN := 0
 	for _, t := range m.Tensors {
-		off := offsetIn(m.Params, t.Data)
-		w.spans = append(w.spans, span{off, len(t.Data)})
-		slices.Sort(w.sorted0[off : off+len(t.Data)])
+		w.spans = append(w.spans, span{t.Offset, len(t.Data)})
+		slices.Sort(w.sorted0[t.Offset : t.Offset+len(t.Data)])
 		maxN = max(maxN, len(t.Data))
 	}
 	w.keys, w.tmp = make([]uint64, maxN), make([]uint64, maxN)
 	return w
-}
-
-// offsetIn is the position of the view v inside base.
-func offsetIn(base, v []float32) int {
-	for i := range base {
-		if &base[i] == &v[0] {
-			return i
-		}
-	}
-	panic("regularize: tensor is not a view into the parameters")
 }
 
 func (w *Wasserstein) Name() string          { return "wasserstein" }

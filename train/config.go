@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lot-toolkit/lot/data"
+	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/model"
 	"github.com/lot-toolkit/lot/optim"
 	"github.com/lot-toolkit/lot/regularize"
@@ -42,10 +43,41 @@ type Config struct {
 	RegStrength float64 `yaml:"reg_strength"`
 	Method      string  `yaml:"method"` // vanilla | reset-optimizer | reset-model
 
+	Diagnostics DiagConfig `yaml:"diagnostics"`
+
 	Seed     uint64 `yaml:"seed"`
 	Threads  int    `yaml:"threads"`
 	LogEvery int    `yaml:"log_every"` // updates between metrics.jsonl rows
 	Data     string `yaml:"data,omitempty"`
+}
+
+// DiagConfig selects the diagnostics logged with metrics.jsonl and their
+// named constants (see package diagnostics for each definition).
+type DiagConfig struct {
+	Level         string  `yaml:"level"`     // off | light | full
+	Window        int     `yaml:"window"`    // W of the volatility
+	VolStat       string  `yaml:"vol_stat"`  // window | ema | code
+	Beta          float64 `yaml:"beta"`      // β of σ̃²
+	Kappa         float64 `yaml:"kappa"`     // κ of α_vol*
+	CodeC         float64 `yaml:"code_c"`    // c of the public code's α_crit
+	CodeS         string  `yaml:"code_s"`    // s of α_crit: sq-mean | lambda | cv | var
+	Alpha         string  `yaml:"alpha"`     // effective step compared: paper | code
+	Threshold     string  `yaml:"threshold"` // bound of the exceedance: tilde | code
+	PowerTol      float64 `yaml:"power_tol"`
+	PowerIters    int     `yaml:"power_iters"`
+	FisherSamples int     `yaml:"fisher_samples"`
+}
+
+// Options converts the config to the diagnostics package's options.
+func (d DiagConfig) Options() (diagnostics.Options, error) {
+	level, err := diagnostics.ParseLevel(d.Level)
+	if err != nil {
+		return diagnostics.Options{}, fmt.Errorf("--diagnostics: %v", err)
+	}
+	o := diagnostics.Options{Level: level, Window: d.Window, VolStat: d.VolStat, Beta: d.Beta, Kappa: d.Kappa,
+		CodeC: d.CodeC, CodeS: d.CodeS, Alpha: d.Alpha, Threshold: d.Threshold,
+		PowerTol: d.PowerTol, PowerMaxIter: d.PowerIters, FisherSamples: d.FisherSamples}
+	return o, o.Validate()
 }
 
 // Methods lists the accepted --method values.
@@ -59,6 +91,8 @@ func Default() Config {
 		Optimizer: "adam", LR: 1e-3, Momentum: 0.9,
 		Reg: "none", RegStrength: 1e-3, Method: "vanilla",
 		Seed: 0, Threads: 1, LogEvery: 40,
+		Diagnostics: DiagConfig{Level: "light", Window: 30, VolStat: "window", Beta: 1, Kappa: 1, CodeC: 20,
+			CodeS: "sq-mean", Alpha: "paper", Threshold: "tilde", PowerTol: 1e-2, PowerIters: 20, FisherSamples: 100},
 	}
 }
 
@@ -139,6 +173,9 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains(Methods, c.Method) {
 		return bad("method", "unknown method %q (want one of: %s)", c.Method, strings.Join(Methods, ", "))
+	}
+	if _, err := c.Diagnostics.Options(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/lot-toolkit/lot/data"
+	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/linalg"
 	"github.com/lot-toolkit/lot/model"
 	"github.com/lot-toolkit/lot/optim"
@@ -33,16 +35,21 @@ type MetricsRow struct {
 	RegLoss float64            `json:"reg_loss,omitempty"` // the in-loss regulariser's value
 	Acc     float64            `json:"acc"`                // the batch's accuracy
 	LR      map[string]float64 `json:"lr"`                 // each layer's learning rate
+	Diag    *diagnostics.Row   `json:"diag,omitempty"`     // --diagnostics light or full
 }
 
 // TaskRow is one line of tasks.jsonl.
 type TaskRow struct {
-	Task        int     `json:"task"`
-	OnlineAcc   float64 `json:"online_acc"` // mean minibatch accuracy over the task
-	FinalAcc    float64 `json:"final_acc"`  // one full pass over the task's data at its end
-	FinalLoss   float64 `json:"final_loss"`
-	Steps       int64   `json:"steps"` // run-wide update count at the task's end
-	WallSeconds float64 `json:"wall_seconds"`
+	Task      int     `json:"task"`
+	OnlineAcc float64 `json:"online_acc"` // mean minibatch accuracy over the task
+	FinalAcc  float64 `json:"final_acc"`  // one full pass over the task's data at its end
+	FinalLoss float64 `json:"final_loss"`
+	// RhoHat is the predicted-LoT fraction ρ̂ (App. C.2): the share of the
+	// task's logged steps where some layer's effective step exceeded its
+	// bound. Present with --diagnostics full.
+	RhoHat      *diagnostics.Num `json:"rho_hat,omitempty"`
+	Steps       int64            `json:"steps"` // run-wide update count at the task's end
+	WallSeconds float64          `json:"wall_seconds"`
 }
 
 // Summary is summary.json.
@@ -226,6 +233,10 @@ func (r *run) loop(ctx context.Context) error {
 	cfg := r.cfg
 	B, D := cfg.Batch, r.stream.InputDim()
 	st := NewStepper(r.m, r.opt, r.reg, B)
+	mon, err := r.newMonitor(st)
+	if err != nil {
+		return err
+	}
 	xb, yb := make([]float32, B*D), make([]int32, B)
 	nb := (cfg.Samples + B - 1) / B
 	rep := r.opts.Reporter
@@ -242,6 +253,10 @@ func (r *run) loop(ctx context.Context) error {
 		if r.pos.Epoch == 0 && r.pos.Batch == 0 && r.pos.OnlineBatches == 0 {
 			if err := r.startTask(); err != nil {
 				return err
+			}
+			if mon != nil {
+				mon.StartTask()
+				mon.SetRegScale(regScale(r.reg))
 			}
 			r.pos.TaskStartWall = r.wall()
 		}
@@ -265,18 +280,27 @@ func (r *run) loop(ctx context.Context) error {
 					yb[i] = task.Y[j]
 				}
 				st.Reg = r.reg // startTask may have re-anchored it
-				loss, regLoss, correct := st.Step(xb[:rows*D], yb[:rows])
+				logging := (r.pos.Step+1)%int64(cfg.LogEvery) == 0
+				loss, regLoss, correct := st.Gradient(xb[:rows*D], yb[:rows])
+				if logging && mon != nil {
+					mon.Before(st.Grad)
+				}
+				st.Opt.Step(r.m.Params, st.Grad)
 				r.pos.Step++
 				r.pos.Batch++
 				acc := float64(correct) / float64(rows)
 				r.pos.OnlineAccSum += acc
 				r.pos.OnlineBatches++
-				if r.pos.Step%int64(cfg.LogEvery) == 0 {
+				if logging {
 					for _, g := range r.opt.Groups() {
 						lrs[g.Name] = g.LR
 					}
-					if err := r.metrics.writeJSON(MetricsRow{Step: r.pos.Step, Task: r.pos.Task, Epoch: r.pos.Epoch,
-						Loss: loss, RegLoss: regLoss, Acc: acc, LR: lrs}); err != nil {
+					row := MetricsRow{Step: r.pos.Step, Task: r.pos.Task, Epoch: r.pos.Epoch,
+						Loss: loss, RegLoss: regLoss, Acc: acc, LR: lrs}
+					if mon != nil {
+						row.Diag = mon.After()
+					}
+					if err := r.metrics.writeJSON(row); err != nil {
 						return err
 					}
 					if rep != nil {
@@ -290,6 +314,11 @@ func (r *run) loop(ctx context.Context) error {
 		}
 		row := TaskRow{Task: r.pos.Task, OnlineAcc: r.pos.OnlineAccSum / float64(max(r.pos.OnlineBatches, 1)), Steps: r.pos.Step}
 		row.FinalLoss, row.FinalAcc = Evaluate(r.m, task)
+		if mon != nil {
+			if rho := mon.TaskRho(); !math.IsNaN(rho) {
+				row.RhoHat = (*diagnostics.Num)(&rho)
+			}
+		}
 		row.WallSeconds = r.wall() - r.pos.TaskStartWall
 		if err := r.tasks.writeJSON(row); err != nil {
 			return err
@@ -310,6 +339,24 @@ func (r *run) loop(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// newMonitor builds the diagnostics monitor over the stepper's training
+// pass; nil when diagnostics are off.
+func (r *run) newMonitor(st *Stepper) (*diagnostics.Monitor, error) {
+	opts, err := r.cfg.Diagnostics.Options()
+	if err != nil || opts.Level == diagnostics.Off {
+		return nil, err
+	}
+	return diagnostics.New(r.m, r.opt, st.WS, regScale(r.reg), opts), nil
+}
+
+// regScale is c of the in-loss regulariser's Hessian c·I (0 for none).
+func regScale(reg regularize.Regularizer) float64 {
+	if reg == nil {
+		return 0
+	}
+	return reg.HessianScale()
 }
 
 // Evaluate makes one pass over a task's data in evaluation mode (BatchNorm

@@ -95,6 +95,19 @@ Values are resolved in this order, later ones winning: the defaults, --preset,
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
 	f.IntVar(&cfg.Threads, "threads", cfg.Threads, "BLAS threads (results are reproducible for a fixed count)")
 	f.IntVar(&cfg.LogEvery, "log-every", cfg.LogEvery, "updates between metrics.jsonl rows")
+	d := &cfg.Diagnostics
+	f.StringVar(&d.Level, "diagnostics", d.Level, "signals logged with metrics.jsonl: off, light (cheap; the default) or full (adds curvature)")
+	f.IntVar(&d.Window, "window", d.Window, "W: logged steps in the sharpness-volatility window")
+	f.StringVar(&d.VolStat, "vol-stat", d.VolStat, "volatility statistic: window (paper), ema, or code (public code's single-step deviation)")
+	f.Float64Var(&d.Beta, "beta", d.Beta, "β in σ̃² = σ² + β‖g‖²·Vol, in [0,1]")
+	f.Float64Var(&d.Kappa, "kappa", d.Kappa, "κ in α_vol* = 1/(κ·Vol)")
+	f.Float64Var(&d.CodeC, "code-c", d.CodeC, "c in the public code's α_crit = B·G/(σ² + c·G·s)")
+	f.StringVar(&d.CodeS, "code-s", d.CodeS, "s in α_crit: sq-mean, lambda, cv or var")
+	f.StringVar(&d.Alpha, "alpha-variant", d.Alpha, "effective step compared with the bounds: paper or code")
+	f.StringVar(&d.Threshold, "threshold", d.Threshold, "bound of the exceedance indicator and ρ̂: tilde (α̃*) or code (α_crit)")
+	f.Float64Var(&d.PowerTol, "power-tol", d.PowerTol, "power iteration's relative-residual stopping rule")
+	f.IntVar(&d.PowerIters, "power-iters", d.PowerIters, "power iterations per layer per log interval, at most")
+	f.IntVar(&d.FisherSamples, "fisher-samples", d.FisherSamples, "samples of the empirical-Fisher rank and the effective rank")
 	return cmd
 }
 
@@ -146,6 +159,30 @@ func setField(dst, src *train.Config, name, hidden string) error {
 		dst.Threads = src.Threads
 	case "log-every":
 		dst.LogEvery = src.LogEvery
+	case "diagnostics":
+		dst.Diagnostics.Level = src.Diagnostics.Level
+	case "window":
+		dst.Diagnostics.Window = src.Diagnostics.Window
+	case "vol-stat":
+		dst.Diagnostics.VolStat = src.Diagnostics.VolStat
+	case "beta":
+		dst.Diagnostics.Beta = src.Diagnostics.Beta
+	case "kappa":
+		dst.Diagnostics.Kappa = src.Diagnostics.Kappa
+	case "code-c":
+		dst.Diagnostics.CodeC = src.Diagnostics.CodeC
+	case "code-s":
+		dst.Diagnostics.CodeS = src.Diagnostics.CodeS
+	case "alpha-variant":
+		dst.Diagnostics.Alpha = src.Diagnostics.Alpha
+	case "threshold":
+		dst.Diagnostics.Threshold = src.Diagnostics.Threshold
+	case "power-tol":
+		dst.Diagnostics.PowerTol = src.Diagnostics.PowerTol
+	case "power-iters":
+		dst.Diagnostics.PowerIters = src.Diagnostics.PowerIters
+	case "fisher-samples":
+		dst.Diagnostics.FisherSamples = src.Diagnostics.FisherSamples
 	}
 	return nil
 }

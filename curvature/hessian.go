@@ -1,0 +1,41 @@
+package curvature
+
+import "github.com/lot-toolkit/lot/model"
+
+// Hessian is the Hessian of a model's minibatch loss as an Operator: the
+// whole network, or the diagonal block of one parameter group. An in-loss
+// regulariser whose Hessian is c·I (Wasserstein, L2-init) is included
+// through RegScale = c. Products are exact (model.HVP's R-operator), in
+// float32 inside, float64 at this interface.
+type Hessian struct {
+	hvp      *model.HVP
+	group    int // -1 for the whole network
+	n        int
+	RegScale float64
+	v, out   []float32
+}
+
+// NewHessian wraps h for the whole network (group < 0) or one group's block.
+func NewHessian(h *model.HVP, m *model.MLP, group int, regScale float64) *Hessian {
+	n := len(m.Params)
+	if group >= 0 {
+		n = m.Groups[group].Len
+	}
+	return &Hessian{hvp: h, group: group, n: n, RegScale: regScale, v: make([]float32, n), out: make([]float32, n)}
+}
+
+func (H *Hessian) Dim() int { return H.n }
+
+func (H *Hessian) Apply(dst, v []float64) {
+	for i, x := range v {
+		H.v[i] = float32(x)
+	}
+	if H.group < 0 {
+		H.hvp.Apply(H.v, H.out)
+	} else {
+		H.hvp.ApplyBlock(H.group, H.v, H.out)
+	}
+	for i, x := range H.out {
+		dst[i] = float64(x) + H.RegScale*v[i]
+	}
+}

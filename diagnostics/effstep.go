@@ -1,0 +1,82 @@
+package diagnostics
+
+import (
+	"math"
+	"strings"
+
+	"github.com/lot-toolkit/lot/model"
+	"github.com/lot-toolkit/lot/optim"
+)
+
+// steps are the optimiser's effective steps after an update.
+type steps struct {
+	alpha, alphaCode, agg               []float64 // per group
+	globalAlpha, globalCode, globalAgg float64
+}
+
+// effectiveSteps reads the effective step from the optimiser's state.
+//
+// Adam, paper (App. C.1): the mean over the group's parameters of
+// η/((1−β1^t)(√v̂+ε)), v̂ = v/(1−β2^t).
+// Adam, public code: per weight tensor η/((1−β1^t)(√(mean v/(1−β2^t))+ε)),
+// biases excluded, averaged over the group's weight tensors.
+// The sharpness normaliser α_agg = η/(RMS(√v̂)+ε) = η/(√mean(v̂)+ε).
+// SGD has no preconditioner: α = η and, as the notes fix, λ̄ = λ (α_agg = 1).
+func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
+	groups := opt.Groups()
+	s := steps{alpha: make([]float64, len(groups)), alphaCode: make([]float64, len(groups)), agg: make([]float64, len(groups))}
+	adam, ok := opt.(*optim.Adam)
+	if !ok {
+		var n, lrSum float64
+		for g, grp := range groups {
+			s.alpha[g], s.alphaCode[g], s.agg[g] = grp.LR, grp.LR, 1
+			lrSum += grp.LR * float64(grp.Len)
+			n += float64(grp.Len)
+		}
+		s.globalAlpha, s.globalCode, s.globalAgg = lrSum/n, lrSum/n, 1
+		return s
+	}
+	_, v := adam.Moments()
+	var sumAlpha, sumVhat, sumLR, n float64
+	var codeSum float64
+	var codeN int
+	for g, grp := range groups {
+		t := float64(max(grp.Steps, 1))
+		bc1, bc2 := 1-math.Pow(adam.Beta1, t), 1-math.Pow(adam.Beta2, t)
+		var a, vh float64
+		for _, x := range v[grp.Offset : grp.Offset+grp.Len] {
+			vhat := float64(x) / bc2
+			a += 1 / (math.Sqrt(vhat) + adam.Eps)
+			vh += vhat
+		}
+		ln := float64(grp.Len)
+		s.alpha[g] = grp.LR / bc1 * a / ln
+		s.agg[g] = grp.LR / (math.Sqrt(vh/ln) + adam.Eps)
+		sumAlpha += grp.LR / bc1 * a
+		sumVhat += vh
+		sumLR += grp.LR * ln
+		n += ln
+
+		var c float64
+		var k int
+		for _, tn := range m.Tensors {
+			if tn.Offset < grp.Offset || tn.Offset >= grp.Offset+grp.Len || !strings.HasSuffix(tn.Name, ".weight") {
+				continue
+			}
+			var mv float64
+			for _, x := range v[tn.Offset : tn.Offset+len(tn.Data)] {
+				mv += float64(x)
+			}
+			mv /= float64(len(tn.Data))
+			c += grp.LR / (bc1 * (math.Sqrt(mv/bc2) + adam.Eps))
+			k++
+		}
+		s.alphaCode[g] = c / float64(k)
+		codeSum += c
+		codeN += k
+	}
+	s.globalAlpha = sumAlpha / n
+	s.globalAgg = (sumLR / n) / (math.Sqrt(sumVhat/n) + adam.Eps)
+	s.globalCode = codeSum / float64(codeN)
+	return s
+}

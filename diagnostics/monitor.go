@@ -1,0 +1,341 @@
+package diagnostics
+
+import (
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/lot-toolkit/lot/curvature"
+	"github.com/lot-toolkit/lot/model"
+	"github.com/lot-toolkit/lot/optim"
+)
+
+// Layer is one parameter group's signals at a logged step. Fields that the
+// level does not measure are omitted.
+type Layer struct {
+	Alpha          Num  `json:"alpha"`      // effective step, paper variant
+	AlphaCode      Num  `json:"alpha_code"` // effective step, public code variant
+	AlphaAgg       Num  `json:"alpha_agg"`  // η/(RMS(√v̂)+ε), the sharpness normaliser
+	GradNormSq     Num  `json:"grad_norm_sq"`
+	GradNoise      Num  `json:"grad_noise"` // σ² = (1/B)Σ‖g_i − ḡ‖²
+	AlphaG         Num  `json:"alpha_g"`    // B‖ĝ‖²/σ²
+	WeightNorm     Num  `json:"weight_norm"`
+	GradParamRatio Num  `json:"grad_param_ratio"` // ‖ĝ‖/‖θ‖
+	USE            *Num `json:"use,omitempty"`    // unit-sign entropy (bits), hidden layers
+	DeadUnits      *Num `json:"dead_units,omitempty"`
+	EffectiveRank  *Num `json:"effective_rank,omitempty"`
+
+	Sharpness  *Num  `json:"sharpness,omitempty"` // top eigenvalue of the layer's Hessian block
+	PowerIters int   `json:"power_iters,omitempty"`
+	NormSharp  *Num  `json:"norm_sharpness,omitempty"` // λ̄ = α_agg·λ
+	VolMu      *Num  `json:"vol_mu,omitempty"`
+	VolSigma2  *Num  `json:"vol_sigma2,omitempty"`
+	Vol        *Num  `json:"vol,omitempty"`
+	AlphaVol   *Num  `json:"alpha_vol,omitempty"`   // 1/(κ·Vol)
+	AlphaTilde *Num  `json:"alpha_tilde,omitempty"` // B‖ĝ‖²/(σ² + β‖ĝ‖²Vol)
+	AlphaCrit  *Num  `json:"alpha_crit,omitempty"`  // B‖ĝ‖²/(σ² + c‖ĝ‖²s), public code
+	Exceed     *bool `json:"exceed,omitempty"`      // α > the chosen bound
+}
+
+// Row is the diagnostics of one logged step.
+type Row struct {
+	Alpha      Num               `json:"alpha"`
+	AlphaCode  Num               `json:"alpha_code"`
+	GradNormSq Num               `json:"grad_norm_sq"`
+	GradNoise  Num               `json:"grad_noise"`
+	WeightNorm Num               `json:"weight_norm"`
+	Sharpness  *Num              `json:"sharpness,omitempty"`
+	PowerIters int               `json:"power_iters,omitempty"`
+	FisherRank *Num              `json:"fisher_rank,omitempty"`
+	Exceed     *bool             `json:"exceed,omitempty"` // some layer exceeds its bound
+	Layers     map[string]*Layer `json:"layers"`
+}
+
+// Monitor measures the signals of a training run. Call Before after the
+// step's gradient and before the optimiser's update (the batch's forward
+// and backward pass must still be in the workspace), then After once the
+// update is applied.
+type Monitor struct {
+	opts     Options
+	m        *model.MLP
+	opt      optim.Optimizer
+	ws       *model.Workspace
+	regScale float64
+
+	hvp     *model.HVP
+	ops     []*curvature.Hessian // per group, then the whole network
+	power   []*curvature.PowerIterator
+	windows []*window
+
+	sumSq        []float64
+	gram, gramSc []float64
+	row          Row
+	layers       []Layer
+	lambda       []float64 // this step's sharpness per group, then global
+
+	taskLogged, taskExceeded int
+}
+
+// New makes a monitor for a model trained with opt, whose training pass
+// lives in ws. regScale is c of an in-loss regulariser's Hessian c·I (0 for
+// none).
+func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, regScale float64, opts Options) *Monitor {
+	opts = opts.WithDefaults()
+	mon := &Monitor{opts: opts, m: m, opt: opt, ws: ws, regScale: regScale,
+		sumSq: make([]float64, len(m.Groups)), layers: make([]Layer, len(m.Groups))}
+	if opts.Level >= Full {
+		mon.hvp = m.NewHVPOn(ws)
+		for g := -1; g < len(m.Groups); g++ {
+			op := curvature.NewHessian(mon.hvp, m, g, regScale)
+			it := curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: opts.PowerTol, Seed: uint64(g + 2)})
+			mon.ops = append(mon.ops, op)
+			mon.power = append(mon.power, it)
+			mon.windows = append(mon.windows, newWindow(opts.Window))
+		}
+		// Keep the whole network last, matching the per-group indices.
+		mon.ops = append(mon.ops[1:], mon.ops[0])
+		mon.power = append(mon.power[1:], mon.power[0])
+		n := opts.FisherSamples
+		mon.gram, mon.gramSc = make([]float64, n*n), make([]float64, 2*n*n)
+		mon.lambda = make([]float64, len(m.Groups)+1)
+	}
+	return mon
+}
+
+// SetRegScale updates the regulariser's Hessian scale (after a model reset
+// re-anchors the regulariser, say).
+func (mon *Monitor) SetRegScale(c float64) {
+	mon.regScale = c
+	for _, op := range mon.ops {
+		op.RegScale = c
+	}
+}
+
+// Before measures what depends on the batch: gradient noise, norms,
+// activation statistics and, at Full, sharpness and the Fisher rank. grad is
+// the step's full gradient.
+func (mon *Monitor) Before(grad []float32) {
+	m, ws := mon.m, mon.ws
+	rows := ws.Rows()
+	B := float64(rows)
+	m.SampleGradSqNorms(ws, mon.sumSq)
+	var gAll, nAll, wAll float64
+	for g, grp := range m.Groups {
+		L := &mon.layers[g]
+		*L = Layer{}
+		g2 := sumSquares(grad[grp.Offset : grp.Offset+grp.Len])
+		w2 := sumSquares(m.Params[grp.Offset : grp.Offset+grp.Len])
+		noise := mon.sumSq[g]/B - g2
+		L.GradNormSq, L.GradNoise, L.WeightNorm = Num(g2), Num(noise), Num(math.Sqrt(w2))
+		L.AlphaG = Num(B * g2 / noise)
+		L.GradParamRatio = Num(math.Sqrt(g2 / w2))
+		gAll, nAll, wAll = gAll+g2, nAll+noise, wAll+w2
+	}
+	mon.row = Row{GradNormSq: Num(gAll), GradNoise: Num(nAll), WeightNorm: Num(math.Sqrt(wAll))}
+	for i := range m.Spec.Hidden {
+		g := m.HiddenGroup(i)
+		use, dead := unitSignStats(ws.PreActivation(i), m.Spec.Hidden[i])
+		mon.layers[g].USE, mon.layers[g].DeadUnits = ptr(use), ptr(dead)
+	}
+	if mon.opts.Level < Full {
+		return
+	}
+	n := min(mon.opts.FisherSamples, rows)
+	m.SampleGradGram(ws, n, mon.gram, mon.gramSc)
+	mon.row.FisherRank = ptr(Num(fisherRank(mon.gram[:n*n], n)))
+	for i := range m.Spec.Hidden {
+		h := ws.Hidden(i)
+		width := len(h) / rows
+		mon.layers[m.HiddenGroup(i)].EffectiveRank = ptr(Num(effectiveRank(h, width, n, mon.gramSc[:n*n])))
+	}
+	for k, it := range mon.power {
+		res := it.Run(mon.ops[k])
+		mon.lambda[k] = res.Value
+		if k < len(m.Groups) {
+			mon.layers[k].Sharpness, mon.layers[k].PowerIters = ptr(Num(res.Value)), res.Iterations
+		} else {
+			mon.row.Sharpness, mon.row.PowerIters = ptr(Num(res.Value)), res.Iterations
+		}
+	}
+}
+
+// After completes the row from the optimiser's state after the update and
+// returns it. The row's storage is reused by the next call.
+func (mon *Monitor) After() *Row {
+	m := mon.m
+	rows := float64(mon.ws.Rows())
+	steps := effectiveSteps(mon.opt, m)
+	mon.row.Layers = make(map[string]*Layer, len(m.Groups))
+	var anyExceed bool
+	for g, grp := range m.Groups {
+		L := &mon.layers[g]
+		L.Alpha, L.AlphaCode, L.AlphaAgg = Num(steps.alpha[g]), Num(steps.alphaCode[g]), Num(steps.agg[g])
+		if mon.opts.Level >= Full {
+			anyExceed = mon.thresholds(L, g, float64(L.GradNormSq), float64(L.GradNoise), rows, steps.agg[g]) || anyExceed
+		}
+		mon.row.Layers[grp.Name] = L
+	}
+	mon.row.Alpha, mon.row.AlphaCode = Num(steps.globalAlpha), Num(steps.globalCode)
+	if mon.opts.Level >= Full {
+		g := len(m.Groups)
+		mon.windows[g].push(steps.globalAgg * mon.lambda[g])
+		mon.row.Exceed = &anyExceed
+		mon.taskLogged++
+		if anyExceed {
+			mon.taskExceeded++
+		}
+	}
+	return &mon.row
+}
+
+// thresholds fills the curvature-based signals of group g and reports
+// whether its effective step exceeds the chosen bound.
+func (mon *Monitor) thresholds(L *Layer, g int, g2, noise, B, agg float64) bool {
+	o := mon.opts
+	nb := agg * mon.lambda[g]
+	w := mon.windows[g]
+	w.push(nb)
+	mu, s2 := w.stats(o.VolStat, nb)
+	vol := s2 / (mu + o.Eps)
+	var s float64
+	switch o.CodeS {
+	case "sq-mean":
+		s = nb * nb / mu
+	case "lambda":
+		s = nb
+	case "cv":
+		s = math.Sqrt(s2) / mu
+	case "var":
+		s = s2
+	}
+	L.NormSharp, L.VolMu, L.VolSigma2, L.Vol = ptr(Num(nb)), ptr(Num(mu)), ptr(Num(s2)), ptr(Num(vol))
+	L.AlphaVol = ptr(Num(1 / (o.Kappa * vol)))
+	tilde := B * g2 / (noise + o.Beta*g2*vol)
+	crit := B * g2 / (noise + o.CodeC*g2*s)
+	L.AlphaTilde, L.AlphaCrit = ptr(Num(tilde)), ptr(Num(crit))
+	alpha, bound := float64(L.Alpha), tilde
+	if o.Alpha == "code" {
+		alpha = float64(L.AlphaCode)
+	}
+	if o.Threshold == "code" {
+		bound = crit
+	}
+	exceed := alpha > bound
+	L.Exceed = &exceed
+	return exceed
+}
+
+// TaskRho returns the current task's predicted-LoT fraction ρ̂ (App. C.2):
+// the share of logged steps at which some layer's effective step exceeded
+// its bound; NaN before any Full measurement.
+func (mon *Monitor) TaskRho() float64 {
+	if mon.taskLogged == 0 {
+		return math.NaN()
+	}
+	return float64(mon.taskExceeded) / float64(mon.taskLogged)
+}
+
+// StartTask resets the per-task ρ̂ counts.
+func (mon *Monitor) StartTask() { mon.taskLogged, mon.taskExceeded = 0, 0 }
+
+func ptr(v Num) *Num { return &v }
+
+func sumSquares(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return s
+}
+
+// unitSignStats returns the mean over units of the binary entropy (bits) of
+// the sign of the unit's pre-activation across the batch, and the fraction
+// of units that are never positive.
+func unitSignStats(pre []float32, units int) (use, dead Num) {
+	rows := len(pre) / units
+	var h float64
+	var nDead int
+	for j := 0; j < units; j++ {
+		pos := 0
+		for r := 0; r < rows; r++ {
+			if pre[r*units+j] > 0 {
+				pos++
+			}
+		}
+		if pos == 0 {
+			nDead++
+		}
+		p := float64(pos) / float64(rows)
+		if p > 0 && p < 1 {
+			h -= p*math.Log2(p) + (1-p)*math.Log2(1-p)
+		}
+	}
+	return Num(h / float64(units)), Num(float64(nDead) / float64(units))
+}
+
+// fisherRank is the empirical-Fisher rank rule: the eigenvalues s of the
+// per-sample gradient Gram matrix, sorted descending; the smallest j with
+// Σ_{i≤j} s_i ≥ 0.99·Σ s; returned as j/n.
+func fisherRank(gram []float64, n int) float64 {
+	ev := symEigenvalues(gram, n)
+	var total float64
+	for _, v := range ev {
+		total += max(v, 0)
+	}
+	if total == 0 {
+		return 0
+	}
+	var cum float64
+	for j, v := range ev {
+		cum += max(v, 0)
+		if cum >= 0.99*total {
+			return float64(j+1) / float64(n)
+		}
+	}
+	return 1
+}
+
+// effectiveRank is exp(−Σ p_k ln p_k) with p_k = σ_k/Σσ, σ the singular
+// values of the first n rows of h (row length width), found from the
+// eigenvalues of their n×n Gram matrix. scratch holds n·n values.
+func effectiveRank(h []float32, width, n int, scratch []float64) float64 {
+	for r := 0; r < n; r++ {
+		for c := r; c < n; c++ {
+			var s float64
+			a, b := h[r*width:(r+1)*width], h[c*width:(c+1)*width]
+			for k := range a {
+				s += float64(a[k]) * float64(b[k])
+			}
+			scratch[r*n+c], scratch[c*n+r] = s, s
+		}
+	}
+	ev := symEigenvalues(scratch, n)
+	var sum float64
+	for i, v := range ev {
+		ev[i] = math.Sqrt(max(v, 0))
+		sum += ev[i]
+	}
+	if sum == 0 {
+		return 0
+	}
+	var ent float64
+	for _, s := range ev {
+		if p := s / sum; p > 0 {
+			ent -= p * math.Log(p)
+		}
+	}
+	return math.Exp(ent)
+}
+
+// symEigenvalues returns the eigenvalues of a symmetric n×n matrix,
+// descending.
+func symEigenvalues(a []float64, n int) []float64 {
+	var es mat.EigenSym
+	if !es.Factorize(mat.NewSymDense(n, slices.Clone(a[:n*n])), false) {
+		return make([]float64, n)
+	}
+	ev := es.Values(nil)
+	slices.Reverse(ev)
+	return ev
+}

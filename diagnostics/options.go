@@ -1,0 +1,160 @@
+package diagnostics
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Level selects how much is measured at each log interval.
+type Level int
+
+const (
+	// Off measures nothing.
+	Off Level = iota
+	// Light measures what costs a few passes over the parameters and the
+	// batch's activations, with no Hessian products: effective steps
+	// (both variants), gradient norms, exact per-sample gradient noise σ²,
+	// α_g*, weight norms, grad/param ratios, unit-sign entropy and dead
+	// units. It adds about one percent at a log interval of 40.
+	Light
+	// Full adds everything that needs curvature: per-layer and global
+	// sharpness (warm-started power iteration on exact Hessian-vector
+	// products), normalised sharpness, its volatility, α_vol*, α̃*, the
+	// public code's α_crit, the exceedance indicator and the per-task
+	// predicted-LoT fraction ρ̂, the empirical-Fisher Hessian rank and the
+	// effective rank of each hidden representation.
+	Full
+)
+
+// Levels lists the accepted --diagnostics values.
+var Levels = []string{"off", "light", "full"}
+
+// ParseLevel reads off, light or full.
+func ParseLevel(s string) (Level, error) {
+	i := slices.Index(Levels, s)
+	if i < 0 {
+		return Off, fmt.Errorf("unknown diagnostics level %q (want one of: %s)", s, strings.Join(Levels, ", "))
+	}
+	return Level(i), nil
+}
+
+func (l Level) String() string { return Levels[l] }
+
+// Options are the signals' named constants. The zero value of each field
+// means its default.
+type Options struct {
+	Level Level
+	// Window is W, the number of logged λ̄ values the volatility uses (30).
+	Window int
+	// VolStat is how μ and σ² of λ̄ are formed over the window:
+	//   "window" (default, the paper's Eq. 1): window mean and variance;
+	//   "ema": exponential moving mean and variance with span W;
+	//   "code": the public code's window mean and single-step squared
+	//           deviation (λ̄ − μ)².
+	VolStat string
+	// Beta is β in σ̃² = σ² + β‖ĝ‖²·Vol (Eq. 2), in [0, 1]. Unlike the other
+	// fields its zero value is meaningful (the pure noise bound); lot run
+	// defaults it to 1.
+	Beta float64
+	// Kappa is κ in α_vol* = 1/(κ·Vol); default 1.
+	Kappa float64
+	// CodeC is c in the public code's α_crit = B·G/(σ² + c·G·s); default 20.
+	CodeC float64
+	// CodeS is s in that formula: "sq-mean" (λ̄²/μ, the code's default),
+	// "lambda" (λ̄), "cv" (σ/μ) or "var" (σ²).
+	CodeS string
+	// Alpha selects the effective step compared with the thresholds:
+	// "paper" (default, App. C.1) or "code".
+	Alpha string
+	// Threshold selects the bound of the exceedance indicator and ρ̂:
+	// "tilde" (default, α̃* of Eq. 3) or "code" (α_crit).
+	Threshold string
+	// Eps is ε in Vol = σ²/(μ + ε); default 1e-12.
+	Eps float64
+	// PowerTol is the power iteration's relative-residual stopping rule
+	// ‖Hv − λv‖ ≤ tol·|λ|; default 1e-2, which bounds the eigenvalue's
+	// relative error by about 1e-4 when the spectral gap is of the order
+	// of λ (see curvature.PowerOptions).
+	PowerTol float64
+	// PowerMaxIter caps the iterations per layer per log interval; default
+	// 20. Runs start from the previous interval's eigenvector.
+	PowerMaxIter int
+	// FisherSamples is m, the samples of the empirical-Fisher rank and of
+	// the effective rank; default 100 (fewer if the batch is smaller).
+	FisherSamples int
+}
+
+// WithDefaults fills zero fields with their defaults.
+func (o Options) WithDefaults() Options {
+	if o.Window == 0 {
+		o.Window = 30
+	}
+	if o.VolStat == "" {
+		o.VolStat = "window"
+	}
+	if o.Kappa == 0 {
+		o.Kappa = 1
+	}
+	if o.CodeC == 0 {
+		o.CodeC = 20
+	}
+	if o.CodeS == "" {
+		o.CodeS = "sq-mean"
+	}
+	if o.Alpha == "" {
+		o.Alpha = "paper"
+	}
+	if o.Threshold == "" {
+		o.Threshold = "tilde"
+	}
+	if o.Eps == 0 {
+		o.Eps = 1e-12
+	}
+	if o.PowerTol == 0 {
+		o.PowerTol = 1e-2
+	}
+	if o.PowerMaxIter == 0 {
+		o.PowerMaxIter = 20
+	}
+	if o.FisherSamples == 0 {
+		o.FisherSamples = 100
+	}
+	return o
+}
+
+// Validate names the first bad option.
+func (o Options) Validate() error {
+	o = o.WithDefaults()
+	oneOf := func(flag, v string, ok ...string) error {
+		if !slices.Contains(ok, v) {
+			return fmt.Errorf("--%s: unknown value %q (want one of: %s)", flag, v, strings.Join(ok, ", "))
+		}
+		return nil
+	}
+	for _, err := range []error{
+		oneOf("vol-stat", o.VolStat, "window", "ema", "code"),
+		oneOf("code-s", o.CodeS, "sq-mean", "lambda", "cv", "var"),
+		oneOf("alpha-variant", o.Alpha, "paper", "code"),
+		oneOf("threshold", o.Threshold, "tilde", "code"),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.Window < 2:
+		return fmt.Errorf("--window: must be at least 2, got %d", o.Window)
+	case o.Beta < 0 || o.Beta > 1:
+		return fmt.Errorf("--beta: must be in [0, 1], got %v", o.Beta)
+	case o.Kappa <= 0:
+		return fmt.Errorf("--kappa: must be positive, got %v", o.Kappa)
+	case o.CodeC < 0:
+		return fmt.Errorf("--code-c: must be >= 0, got %v", o.CodeC)
+	case o.PowerTol <= 0 || o.PowerMaxIter < 1:
+		return fmt.Errorf("--power-tol and --power-iters: must be positive")
+	case o.FisherSamples < 2:
+		return fmt.Errorf("--fisher-samples: must be at least 2, got %d", o.FisherSamples)
+	}
+	return nil
+}
