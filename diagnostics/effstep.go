@@ -10,7 +10,7 @@ import (
 
 // steps are the optimiser's effective steps after an update.
 type steps struct {
-	alpha, alphaCode, agg               []float64 // per group
+	alpha, alphaCode, agg              []float64 // per group
 	globalAlpha, globalCode, globalAgg float64
 }
 
