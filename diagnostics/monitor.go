@@ -151,6 +151,7 @@ func (mon *Monitor) Before(grad []float32) {
 	}
 	for k, it := range mon.power {
 		res := it.Run(mon.ops[k])
+		roundWarm(res.Vector)
 		mon.lambda[k] = res.Value
 		if k < len(m.Groups) {
 			mon.layers[k].Sharpness, mon.layers[k].PowerIters = ptr(Num(res.Value)), res.Iterations

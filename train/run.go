@@ -124,6 +124,8 @@ type run struct {
 	opt    optim.Optimizer
 	reg    regularize.Regularizer
 	anchor []float32 // θ0 of the in-loss regulariser
+	st     *Stepper
+	mon    *diagnostics.Monitor // nil when diagnostics are off
 	pos    Position
 
 	metrics, tasks *countingFile
@@ -151,15 +153,22 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 	r.opt = NewOptimizer(&cfg, r.m)
 	r.anchor = slices.Clone(r.m.Params)
 
+	r.st = NewStepper(r.m, r.opt, nil, cfg.Batch)
+	if r.mon, err = r.newMonitor(); err != nil {
+		return nil, err
+	}
 	ckpt := filepath.Join(opts.Out, checkpointName)
 	if resume {
-		if r.pos, err = loadCheckpoint(ckpt, r.m, r.opt, r.anchor); err != nil {
+		if r.pos, err = loadCheckpoint(ckpt, r.m, r.opt, r.anchor, r.mon); err != nil {
 			return nil, fmt.Errorf("--resume %s: %v", opts.Out, err)
 		}
 		r.wallBase = r.pos.WallSeconds
 	}
 	if r.reg, err = regularize.New(cfg.Reg, cfg.RegStrength, r.m, r.anchor); err != nil {
 		return nil, err
+	}
+	if r.mon != nil {
+		r.mon.SetRegScale(regScale(r.reg))
 	}
 	if r.metrics, err = openLog(filepath.Join(opts.Out, "metrics.jsonl"), r.pos.MetricsBytes); err != nil {
 		return nil, err
@@ -204,7 +213,7 @@ func (r *run) checkpoint() error {
 	}
 	r.pos.MetricsBytes, r.pos.TasksBytes = r.metrics.n, r.tasks.n
 	r.pos.WallSeconds = r.wall()
-	return saveCheckpoint(filepath.Join(r.opts.Out, checkpointName), r.cfg, r.m, r.opt, r.anchor, r.pos)
+	return saveCheckpoint(filepath.Join(r.opts.Out, checkpointName), r.cfg, r.m, r.opt, r.anchor, r.mon, r.pos)
 }
 
 // startTask applies the method's task-boundary action.
@@ -232,11 +241,7 @@ func (r *run) startTask() error {
 func (r *run) loop(ctx context.Context) error {
 	cfg := r.cfg
 	B, D := cfg.Batch, r.stream.InputDim()
-	st := NewStepper(r.m, r.opt, r.reg, B)
-	mon, err := r.newMonitor(st)
-	if err != nil {
-		return err
-	}
+	st, mon := r.st, r.mon
 	xb, yb := make([]float32, B*D), make([]int32, B)
 	nb := (cfg.Samples + B - 1) / B
 	rep := r.opts.Reporter
@@ -343,12 +348,12 @@ func (r *run) loop(ctx context.Context) error {
 
 // newMonitor builds the diagnostics monitor over the stepper's training
 // pass; nil when diagnostics are off.
-func (r *run) newMonitor(st *Stepper) (*diagnostics.Monitor, error) {
+func (r *run) newMonitor() (*diagnostics.Monitor, error) {
 	opts, err := r.cfg.Diagnostics.Options()
 	if err != nil || opts.Level == diagnostics.Off {
 		return nil, err
 	}
-	return diagnostics.New(r.m, r.opt, st.WS, regScale(r.reg), opts), nil
+	return diagnostics.New(r.m, r.opt, r.st.WS, 0, opts), nil
 }
 
 // regScale is c of the in-loss regulariser's Hessian c·I (0 for none).

@@ -124,6 +124,11 @@ func TestResumedRunEqualsUninterrupted(t *testing.T) {
 			cfg := small()
 			cfg.Method, cfg.Reg, cfg.Optimizer, cfg.RegStrength = tc.method, tc.reg, tc.opt, 1e-2
 			cfg.BatchNorm = tc.method == "reset-optimizer"
+			if tc.method != "reset-model" {
+				// Full diagnostics carry state (volatility windows, warm
+				// starts, ρ̂ counts) that a checkpoint must keep too.
+				cfg.Diagnostics.Level = "full"
+			}
 			dir := t.TempDir()
 			whole, split := filepath.Join(dir, "whole"), filepath.Join(dir, "split")
 			mustRun(t, cfg, whole)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lot-toolkit/lot/checkpoint"
+	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/model"
 	"github.com/lot-toolkit/lot/optim"
 )
@@ -48,6 +49,8 @@ const (
 	formatVersion   = "1"
 	optimizerPrefix = "optimizer."
 	anchorPrefix    = "anchor."
+	diagPrefix      = "diagnostics.power."
+	metaDiagnostics = "lot.diagnostics"
 )
 
 // SpecMeta is the architecture as stored in checkpoint metadata, so that
@@ -62,7 +65,7 @@ type SpecMeta struct {
 
 // saveCheckpoint writes weights (PyTorch names), optimiser state, the
 // regulariser's anchor and the position.
-func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer, anchor []float32, pos Position) error {
+func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor, pos Position) error {
 	var ts []checkpoint.Tensor
 	for _, t := range m.StateDict() {
 		ts = append(ts, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data})
@@ -87,15 +90,23 @@ func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer,
 	posJSON, _ := json.Marshal(pos)
 	spec := m.Spec
 	specJSON, _ := json.Marshal(SpecMeta{spec.Input, spec.Hidden, spec.Classes, spec.Activation.String(), spec.BatchNorm})
-	return checkpoint.Write(path, ts, map[string]string{
+	meta := map[string]string{
 		metaFormat: formatVersion, metaConfig: string(cfg.Marshal()),
 		metaSpec: string(specJSON), metaPosition: string(posJSON),
-	})
+	}
+	if mon != nil {
+		js, vecs := mon.State()
+		meta[metaDiagnostics] = js
+		for name, v := range vecs {
+			ts = append(ts, checkpoint.Tensor{Name: diagPrefix + name, Shape: []int{len(v)}, Data: v})
+		}
+	}
+	return checkpoint.Write(path, ts, meta)
 }
 
 // loadCheckpoint restores weights, optimiser state and anchor in place and
 // returns the saved position.
-func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []float32) (Position, error) {
+func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor) (Position, error) {
 	var pos Position
 	f, err := checkpoint.Read(path)
 	if err != nil {
@@ -151,6 +162,19 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 		opt.Groups()[i].Steps = pos.GroupSteps[i]
 	}
 	pos.GroupLR, pos.GroupSteps = nil, nil
+	if mon != nil {
+		if js, ok := f.Meta[metaDiagnostics]; ok {
+			vecs := map[string][]float32{}
+			for _, t := range f.Tensors {
+				if name, ok := strings.CutPrefix(t.Name, diagPrefix); ok {
+					vecs[name] = t.Data
+				}
+			}
+			if err := mon.Restore(js, vecs); err != nil {
+				return pos, fmt.Errorf("%s: %v", path, err)
+			}
+		}
+	}
 	return pos, nil
 }
 
