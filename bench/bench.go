@@ -17,6 +17,8 @@ import (
 type Result struct {
 	TrainStepMS float64 `json:"train_step_ms"` // forward + backward + Adam update
 	GradMS      float64 `json:"grad_ms"`       // forward + backward, no update
+	HVPMS       float64 `json:"hvp_ms"`        // one full-network Hessian-vector product, forward pass cached
+	NoiseMS     float64 `json:"noise_ms"`      // exact per-layer gradient noise on top of a gradient
 	Threads     int     `json:"threads"`
 	Backend     string  `json:"blas"`
 	Kernel      string  `json:"kernel"`
@@ -59,9 +61,27 @@ func (s *standard) trainStep() { s.st.Step(s.x, s.y) }
 // number of threads and returns the medians.
 func Run(threads, reps int) Result {
 	s := newStandard(threads)
+	m := s.st.Model
+	// The HVP reads the training pass in the stepper's workspace, as the
+	// diagnostics do, so nothing is recomputed per product.
+	s.gradStep()
+	hvp := m.NewHVPOn(s.st.WS)
+	v, hv := make([]float32, len(m.Params)), make([]float32, len(m.Params))
+	for i := range v {
+		v[i] = float32(i%7-3) * 1e-2
+	}
+	sumSq := make([]float64, len(m.Groups))
+	noise := func() {
+		m.SampleGradSqNorms(s.st.WS, sumSq)
+		for g, grp := range m.Groups {
+			sumSq[g] = sumSq[g]/float64(Standard.Batch) - linalg.SumSquares(s.st.Grad[grp.Offset:grp.Offset+grp.Len])
+		}
+	}
 	return Result{
 		TrainStepMS: median(s.trainStep, reps),
 		GradMS:      median(s.gradStep, reps),
+		HVPMS:       median(func() { hvp.Apply(v, hv) }, reps),
+		NoiseMS:     median(noise, reps),
 		Threads:     threads, Backend: linalg.Backend(), Kernel: linalg.Kernel(), Reps: reps,
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/lot-toolkit/lot/curvature"
+	"github.com/lot-toolkit/lot/linalg"
 	"github.com/lot-toolkit/lot/model"
 	"github.com/lot-toolkit/lot/optim"
 )
@@ -124,8 +125,8 @@ func (mon *Monitor) Before(grad []float32) {
 	for g, grp := range m.Groups {
 		L := &mon.layers[g]
 		*L = Layer{}
-		g2 := sumSquares(grad[grp.Offset : grp.Offset+grp.Len])
-		w2 := sumSquares(m.Params[grp.Offset : grp.Offset+grp.Len])
+		g2 := linalg.SumSquares(grad[grp.Offset : grp.Offset+grp.Len])
+		w2 := linalg.SumSquares(m.Params[grp.Offset : grp.Offset+grp.Len])
 		noise := mon.sumSq[g]/B - g2
 		L.GradNormSq, L.GradNoise, L.WeightNorm = Num(g2), Num(noise), Num(math.Sqrt(w2))
 		L.AlphaG = Num(B * g2 / noise)
@@ -241,14 +242,6 @@ func (mon *Monitor) TaskRho() float64 {
 func (mon *Monitor) StartTask() { mon.taskLogged, mon.taskExceeded = 0, 0 }
 
 func ptr(v Num) *Num { return &v }
-
-func sumSquares(v []float32) float64 {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	return s
-}
 
 // unitSignStats returns the mean over units of the binary entropy (bits) of
 // the sign of the unit's pre-activation across the batch, and the fraction

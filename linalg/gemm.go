@@ -22,3 +22,24 @@ func SetThreads(n int) {
 
 // Backend names the BLAS implementation compiled in: "openblas" or "gonum".
 func Backend() string { return backend }
+
+// Dot is Σ a_i·b_i in float32 (SIMD lanes); use it for short vectors and
+// SumSquares for long ones.
+func Dot(a, b []float32) float32 {
+	if len(a) == 0 {
+		return 0
+	}
+	return dot(a, b[:len(a)])
+}
+
+// SumSquares is Σ v_i², summed in float32 blocks of 4096 (so each block's
+// rounding error stays near 1e-6) and across blocks in float64.
+func SumSquares(v []float32) float64 {
+	var s float64
+	for len(v) > 0 {
+		n := min(len(v), 4096)
+		s += float64(dot(v[:n], v[:n]))
+		v = v[n:]
+	}
+	return s
+}

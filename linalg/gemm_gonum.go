@@ -28,3 +28,5 @@ func setThreads(int) {}
 
 // Kernel names the kernel in use.
 func Kernel() string { return "gonum (pure Go)" }
+
+func dot(a, b []float32) float32 { return impl.Sdot(len(a), a, 1, b, 1) }

@@ -14,10 +14,12 @@ typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float*, int,
                          const float*, int, float, float*, int);
 typedef void (*threads_fn)(int);
 typedef char* (*corename_fn)(void);
+typedef float (*sdot_fn)(int, const float*, int, const float*, int);
 
 static sgemm_fn lot_sgemm;
 static threads_fn lot_set_threads;
 static corename_fn lot_corename;
+static sdot_fn lot_sdot_ptr;
 
 static const char* lot_open_blas(void) {
 	const char* names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0", NULL};
@@ -27,7 +29,8 @@ static const char* lot_open_blas(void) {
 	lot_sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
 	lot_set_threads = (threads_fn)dlsym(h, "openblas_set_num_threads");
 	lot_corename = (corename_fn)dlsym(h, "openblas_get_corename");
-	if (!lot_sgemm || !lot_set_threads) return "libopenblas lacks cblas_sgemm or openblas_set_num_threads";
+	lot_sdot_ptr = (sdot_fn)dlsym(h, "cblas_sdot");
+	if (!lot_sgemm || !lot_set_threads || !lot_sdot_ptr) return "libopenblas lacks cblas_sgemm, cblas_sdot or openblas_set_num_threads";
 	return NULL;
 }
 
@@ -36,6 +39,7 @@ static void lot_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
                      const float* b, int ldb, float beta, float* c, int ldc) {
 	lot_sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+static float lot_sdot(int n, const float* a, const float* b) { return lot_sdot_ptr(n, a, 1, b, 1); }
 static void lot_threads(int n) { lot_set_threads(n); }
 static const char* lot_core(void) { return lot_corename ? lot_corename() : "unknown"; }
 */
@@ -87,6 +91,11 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		C.float(alpha), (*C.float)(unsafe.Pointer(&a[0])), C.int(lda),
 		(*C.float)(unsafe.Pointer(&b[0])), C.int(ldb),
 		C.float(beta), (*C.float)(unsafe.Pointer(&c[0])), C.int(ldc))
+}
+
+func dot(a, b []float32) float32 {
+	load()
+	return float32(C.lot_sdot(C.int(len(a)), (*C.float)(unsafe.Pointer(&a[0])), (*C.float)(unsafe.Pointer(&b[0]))))
 }
 
 func cbool(b bool) C.int {

@@ -65,3 +65,19 @@ func TestGemmAgainstNaive(t *testing.T) {
 		}
 	}
 }
+
+func TestSumSquaresAndDot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	v := make([]float32, 10001)
+	var want float64
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+		want += float64(v[i]) * float64(v[i])
+	}
+	if got := SumSquares(v); math.Abs(got-want) > 1e-6*want {
+		t.Fatalf("SumSquares = %v, float64 sum %v", got, want)
+	}
+	if got := Dot(v[:7], v[3:10]); math.Abs(float64(got)-naive(false, false, 1, 1, 7, v[:7], 7, v[3:10], 1)[0]) > 1e-5 {
+		t.Fatalf("Dot = %v", got)
+	}
+}

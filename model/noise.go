@@ -1,5 +1,7 @@
 package model
 
+import "github.com/lot-toolkit/lot/linalg"
+
 // SampleGradSqNorms writes, for each parameter group, Σ_i ‖g_i‖² into
 // sumSq, where g_i is the gradient of sample i's own (unreduced) loss with
 // respect to that group, from the last Forward/CrossEntropy/Backward in ws.
@@ -35,7 +37,8 @@ func (m *MLP) SampleGradSqNorms(ws *Workspace, sumSq []float64) {
 		}
 		var s float64
 		for r := 0; r < rows; r++ {
-			s += float64(sqNorm(d[r*l.out:(r+1)*l.out])) * (float64(sqNorm(in[r*inW:(r+1)*inW])) + 1)
+			dr, xr := d[r*l.out:(r+1)*l.out], in[r*inW:(r+1)*inW]
+			s += float64(linalg.Dot(dr, dr)) * (float64(linalg.Dot(xr, xr)) + 1)
 		}
 		sumSq[m.groupOf(l.wOff)] = s * B * B // d carries the mean's 1/B
 		if m.Spec.BatchNorm && i < len(m.bn) {
@@ -59,24 +62,6 @@ func (m *MLP) groupOf(off int) int {
 		}
 	}
 	panic("model: offset outside the parameters")
-}
-
-// sqNorm is Σv², with four float32 accumulators so the loop pipelines; the
-// rows it sums are short (≤ a few thousand), so float32 keeps 1e-6 relative
-// accuracy.
-func sqNorm(v []float32) float32 {
-	var a, b, c, d float32
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		a += v[i] * v[i]
-		b += v[i+1] * v[i+1]
-		c += v[i+2] * v[i+2]
-		d += v[i+3] * v[i+3]
-	}
-	for ; i < len(v); i++ {
-		a += v[i] * v[i]
-	}
-	return (a + b) + (c + d)
 }
 
 // SampleGradGram writes into gram (n×n, row-major) the Gram matrix
