@@ -102,10 +102,13 @@ var Presets = map[string]func(*Config){
 	"paper": func(c *Config) {
 		c.Samples, c.Tasks, c.Epochs, c.Batch, c.Optimizer, c.LR = 21000, 40, 250, 256, "adam", 1e-3
 	},
-	// quick: the smallest setting found (README, "The quick preset") in which
-	// vanilla L2 still visibly loses trainability.
+	// quick: 2,048 samples, 40 tasks of 100 epochs (32,000 updates, about a
+	// minute), Adam at lr 2e-2. Found by the search in the README ("The
+	// quick preset"): at the paper's lr 1e-3 no small setting tried lost
+	// trainability under L2, while at 2e-2 vanilla L2 decays steadily over
+	// the 40 tasks.
 	"quick": func(c *Config) {
-		c.Samples, c.Tasks, c.Epochs, c.Batch, c.Optimizer, c.LR = 21000, 40, 250, 256, "adam", 1e-3
+		c.Samples, c.Tasks, c.Epochs, c.Batch, c.Optimizer, c.LR = 2048, 40, 100, 256, "adam", 2e-2
 	},
 }
 
