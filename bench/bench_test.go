@@ -1,6 +1,10 @@
 package bench
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/lot-toolkit/lot/diagnostics"
+)
 
 func BenchmarkStandardStep(b *testing.B) {
 	s := newStandard(1)
@@ -26,5 +30,24 @@ func BenchmarkStandardHVP(b *testing.B) {
 	}
 	for b.Loop() {
 		h.Apply(v, out)
+	}
+}
+
+// BenchmarkFullDiagnostics times one --diagnostics full measurement (warm)
+// on the standard step, to compare with 40 training steps.
+func BenchmarkFullDiagnostics(b *testing.B) {
+	s := newStandard(1)
+	mon := diagnostics.New(s.st.Model, s.st.Opt, s.st.WS, 0, diagnostics.Options{Level: diagnostics.Full, Beta: 1})
+	for i := 0; i < 5; i++ {
+		s.gradStep()
+		mon.Before(s.st.Grad)
+		s.st.Opt.Step(s.st.Model.Params, s.st.Grad)
+		mon.After()
+	}
+	for b.Loop() {
+		s.gradStep()
+		mon.Before(s.st.Grad)
+		s.st.Opt.Step(s.st.Model.Params, s.st.Grad)
+		mon.After()
 	}
 }

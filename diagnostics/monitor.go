@@ -12,6 +12,13 @@ import (
 	"github.com/lot-toolkit/lot/optim"
 )
 
+// topSolver finds a top eigenpair, warm-starting from the last one.
+type topSolver interface {
+	Run(curvature.Operator) curvature.PowerResult
+	Warm() []float64
+	SetWarm([]float64)
+}
+
 // Layer is one parameter group's signals at a logged step. Fields that the
 // level does not measure are omitted.
 type Layer struct {
@@ -65,8 +72,8 @@ type Monitor struct {
 	regScale float64
 
 	hvp     *model.HVP
-	ops     []*curvature.Hessian // per group, then the whole network
-	power   []*curvature.PowerIterator
+	ops     []*curvature.Hessian // per group, then (GlobalSharpness) the whole network
+	power   []topSolver
 	windows []*window
 
 	sumSq        []float64
@@ -87,16 +94,28 @@ func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, regScale float6
 		sumSq: make([]float64, len(m.Groups)), layers: make([]Layer, len(m.Groups))}
 	if opts.Level >= Full {
 		mon.hvp = m.NewHVPOn(ws)
-		for g := -1; g < len(m.Groups); g++ {
+		last := len(m.Groups) - 1
+		if opts.GlobalSharpness {
+			last = len(m.Groups) // index len(Groups) is the whole network
+		}
+		for k := 0; k <= last; k++ {
+			g := k
+			if k == len(m.Groups) {
+				g = -1
+			}
 			op := curvature.NewHessian(mon.hvp, m, g, regScale)
-			it := curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: opts.PowerTol, Seed: uint64(g + 2)})
+			var it topSolver
+			if opts.Solver == "power" {
+				it = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: opts.PowerTol, Seed: uint64(k + 1)})
+			} else {
+				it = curvature.NewTopEigenSolver(op.Dim(), opts.PowerMaxIter, opts.PowerTol, uint64(k+1))
+			}
 			mon.ops = append(mon.ops, op)
 			mon.power = append(mon.power, it)
+		}
+		for range len(m.Groups) + 1 {
 			mon.windows = append(mon.windows, newWindow(opts.Window))
 		}
-		// Keep the whole network last, matching the per-group indices.
-		mon.ops = append(mon.ops[1:], mon.ops[0])
-		mon.power = append(mon.power[1:], mon.power[0])
 		n := opts.FisherSamples
 		mon.gram, mon.gramSc = make([]float64, n*n), make([]float64, 2*n*n)
 		mon.lambda = make([]float64, len(m.Groups)+1)
@@ -180,8 +199,9 @@ func (mon *Monitor) After() *Row {
 	}
 	mon.row.Alpha, mon.row.AlphaCode = Num(steps.globalAlpha), Num(steps.globalCode)
 	if mon.opts.Level >= Full {
-		g := len(m.Groups)
-		mon.windows[g].push(steps.globalAgg * mon.lambda[g])
+		if g := len(m.Groups); mon.opts.GlobalSharpness {
+			mon.windows[g].push(steps.globalAgg * mon.lambda[g])
+		}
 		mon.row.Exceed = &anyExceed
 		mon.taskLogged++
 		if anyExceed {
@@ -294,16 +314,7 @@ func fisherRank(gram []float64, n int) float64 {
 // values of the first n rows of h (row length width), found from the
 // eigenvalues of their n×n Gram matrix. scratch holds n·n values.
 func effectiveRank(h []float32, width, n int, scratch []float64) float64 {
-	for r := 0; r < n; r++ {
-		for c := r; c < n; c++ {
-			var s float64
-			a, b := h[r*width:(r+1)*width], h[c*width:(c+1)*width]
-			for k := range a {
-				s += float64(a[k]) * float64(b[k])
-			}
-			scratch[r*n+c], scratch[c*n+r] = s, s
-		}
-	}
+	linalg.Gram64(h, width, n, scratch)
 	ev := symEigenvalues(scratch, n)
 	var sum float64
 	for i, v := range ev {

@@ -82,8 +82,8 @@ func (m *MLP) SampleGradGram(ws *Workspace, n int, gram, scratch []float64) {
 		if i < len(m.fc)-1 {
 			d = ws.dz[i]
 		}
-		rowGram(d, l.out, n, dd)
-		rowGram(in, inW, n, xx)
+		linalg.Gram64(d, l.out, n, dd)
+		linalg.Gram64(in, inW, n, xx)
 		for k := range dd {
 			gram[k] += B * B * dd[k] * (xx[k] + 1)
 		}
@@ -103,22 +103,6 @@ func (m *MLP) SampleGradGram(ws *Workspace, n int, gram, scratch []float64) {
 					}
 				}
 			}
-		}
-	}
-}
-
-// rowGram writes the n×n Gram matrix of the first n rows of a (row length w)
-// into out, accumulating each product in float64.
-func rowGram(a []float32, w, n int, out []float64) {
-	for r := 0; r < n; r++ {
-		ar := a[r*w : (r+1)*w]
-		for c := r; c < n; c++ {
-			ac := a[c*w : (c+1)*w]
-			var s float64
-			for k, v := range ar {
-				s += float64(v) * float64(ac[k])
-			}
-			out[r*n+c], out[c*n+r] = s, s
 		}
 	}
 }

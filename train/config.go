@@ -63,6 +63,8 @@ type DiagConfig struct {
 	CodeS         string  `yaml:"code_s"`    // s of α_crit: sq-mean | lambda | cv | var
 	Alpha         string  `yaml:"alpha"`     // effective step compared: paper | code
 	Threshold     string  `yaml:"threshold"` // bound of the exceedance: tilde | code
+	Solver        string  `yaml:"solver"`    // lanczos | power
+	GlobalSharp   bool    `yaml:"global_sharpness"`
 	PowerTol      float64 `yaml:"power_tol"`
 	PowerIters    int     `yaml:"power_iters"`
 	FisherSamples int     `yaml:"fisher_samples"`
@@ -76,6 +78,7 @@ func (d DiagConfig) Options() (diagnostics.Options, error) {
 	}
 	o := diagnostics.Options{Level: level, Window: d.Window, VolStat: d.VolStat, Beta: d.Beta, Kappa: d.Kappa,
 		CodeC: d.CodeC, CodeS: d.CodeS, Alpha: d.Alpha, Threshold: d.Threshold,
+		Solver: d.Solver, GlobalSharpness: d.GlobalSharp,
 		PowerTol: d.PowerTol, PowerMaxIter: d.PowerIters, FisherSamples: d.FisherSamples}
 	return o, o.Validate()
 }
@@ -92,7 +95,7 @@ func Default() Config {
 		Reg: "none", RegStrength: 1e-3, Method: "vanilla",
 		Seed: 0, Threads: 1, LogEvery: 40,
 		Diagnostics: DiagConfig{Level: "light", Window: 30, VolStat: "window", Beta: 1, Kappa: 1, CodeC: 20,
-			CodeS: "sq-mean", Alpha: "paper", Threshold: "tilde", PowerTol: 1e-2, PowerIters: 20, FisherSamples: 100},
+			CodeS: "sq-mean", Alpha: "paper", Threshold: "tilde", Solver: "lanczos", PowerTol: 1e-3, PowerIters: 30, FisherSamples: 100},
 	}
 }
 

@@ -24,7 +24,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCommand(), benchCommand())
+	root.AddCommand(runCommand(), benchCommand(), diagnoseCommand())
 	err := root.ExecuteContext(ctx)
 	var ie interrupted
 	switch {

@@ -105,8 +105,10 @@ Values are resolved in this order, later ones winning: the defaults, --preset,
 	f.StringVar(&d.CodeS, "code-s", d.CodeS, "s in α_crit: sq-mean, lambda, cv or var")
 	f.StringVar(&d.Alpha, "alpha-variant", d.Alpha, "effective step compared with the bounds: paper or code")
 	f.StringVar(&d.Threshold, "threshold", d.Threshold, "bound of the exceedance indicator and ρ̂: tilde (α̃*) or code (α_crit)")
-	f.Float64Var(&d.PowerTol, "power-tol", d.PowerTol, "power iteration's relative-residual stopping rule")
-	f.IntVar(&d.PowerIters, "power-iters", d.PowerIters, "power iterations per layer per log interval, at most")
+	f.StringVar(&d.Solver, "sharpness-solver", d.Solver, "top-eigenvalue solver: lanczos (warm-started) or power (the paper's power iteration)")
+	f.BoolVar(&d.GlobalSharp, "global-sharpness", d.GlobalSharp, "also measure the whole network's sharpness (about doubles full diagnostics' cost)")
+	f.Float64Var(&d.PowerTol, "power-tol", d.PowerTol, "sharpness solver's relative-residual stopping rule")
+	f.IntVar(&d.PowerIters, "power-iters", d.PowerIters, "Hessian products per layer per log interval, at most")
 	f.IntVar(&d.FisherSamples, "fisher-samples", d.FisherSamples, "samples of the empirical-Fisher rank and the effective rank")
 	return cmd
 }
@@ -177,6 +179,10 @@ func setField(dst, src *train.Config, name, hidden string) error {
 		dst.Diagnostics.Alpha = src.Diagnostics.Alpha
 	case "threshold":
 		dst.Diagnostics.Threshold = src.Diagnostics.Threshold
+	case "sharpness-solver":
+		dst.Diagnostics.Solver = src.Diagnostics.Solver
+	case "global-sharpness":
+		dst.Diagnostics.GlobalSharp = src.Diagnostics.GlobalSharp
 	case "power-tol":
 		dst.Diagnostics.PowerTol = src.Diagnostics.PowerTol
 	case "power-iters":
