@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nlpodyssey/safetensors"
 )
@@ -85,7 +86,9 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 	return nil
 }
 
-// Read loads a safetensors file. Only F32 tensors are accepted.
+// Read loads a safetensors file. Only F32 tensors are accepted, except that
+// non-F32 tensors named *.num_batches_tracked (PyTorch's BatchNorm counter)
+// are skipped.
 func Read(path string) (*File, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -123,6 +126,11 @@ func Parse(name string, raw []byte) (f *File, err error) {
 	}
 	for _, nt := range st.Tensors() {
 		tv := nt.TensorView
+		if tv.DType() != safetensors.F32 && strings.HasSuffix(nt.Name, ".num_batches_tracked") {
+			// PyTorch's BatchNorm step counter (I64): bookkeeping, not a
+			// parameter or a statistic that anything here uses.
+			continue
+		}
 		if tv.DType() != safetensors.F32 {
 			return nil, fmt.Errorf("checkpoint: %s: tensor %s has dtype %s, want F32", name, nt.Name, tv.DType())
 		}

@@ -194,11 +194,17 @@ func printReport(w io.Writer, rep diagnostics.Report, spec model.Spec, origin st
 	num := func(v diagnostics.Num) string { return fmt.Sprintf("%.6g", float64(v)) }
 	fmt.Fprintf(w, "model  %s (%s), %d samples\n", desc, origin, n)
 	fmt.Fprintf(w, "loss   %s    fisher_rank %s (empirical Fisher, 99%% rule, first %d samples)\n\n", num(rep.Loss), num(rep.FisherRank), min(n, 100))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "layer\tgrad_norm_sq\tgrad_noise\tsharpness\tuse\tweight_norm\t")
-	fmt.Fprintf(tw, "all\t%s\t%s\t%s\t-\t-\t\n", num(rep.GradNormSq), num(rep.GradNoise), num(rep.Sharpness))
+	// Names left-aligned (padded to one width), numbers right-aligned.
+	wide := len("layer")
 	for _, l := range rep.Layers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", l.Name, num(l.GradNormSq), num(l.GradNoise), num(l.Sharpness), num(l.Use), num(l.WeightNorm))
+		wide = max(wide, len(l.Name))
+	}
+	pad := func(s string) string { return fmt.Sprintf("%-*s", wide, s) }
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%s\tgrad_norm_sq\tgrad_noise\tsharpness\tuse\tweight_norm\t\n", pad("layer"))
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t\n", pad("all"), num(rep.GradNormSq), num(rep.GradNoise), num(rep.Sharpness))
+	for _, l := range rep.Layers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", pad(l.Name), num(l.GradNormSq), num(l.GradNoise), num(l.Sharpness), num(l.Use), num(l.WeightNorm))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
