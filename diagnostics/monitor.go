@@ -105,7 +105,11 @@ func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, regScale float6
 			}
 			op := curvature.NewHessian(mon.hvp, m, g, regScale)
 			var it topSolver
-			if opts.Solver == "power" {
+			if k == 0 && opts.Solver == "lanczos" && firstLayerReduces(m, ws.MaxBatch) {
+				f := newFirstLayerSolver(m, mon.hvp, ws, opts.PowerMaxIter, opts.PowerTol, uint64(k+1))
+				f.regScale = regScale
+				it = f
+			} else if opts.Solver == "power" {
 				it = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: opts.PowerTol, Seed: uint64(k + 1)})
 			} else {
 				it = curvature.NewTopEigenSolver(op.Dim(), opts.PowerMaxIter, opts.PowerTol, uint64(k+1))
@@ -129,6 +133,11 @@ func (mon *Monitor) SetRegScale(c float64) {
 	mon.regScale = c
 	for _, op := range mon.ops {
 		op.RegScale = c
+	}
+	for _, it := range mon.power {
+		if f, ok := it.(*firstLayerSolver); ok {
+			f.regScale = c
+		}
 	}
 }
 

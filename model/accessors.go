@@ -23,3 +23,6 @@ func (ws *Workspace) BatchNormOutput(i int) []float32 {
 // Training reports whether the last forward pass used BatchNorm's batch
 // statistics.
 func (ws *Workspace) Training() bool { return ws.train }
+
+// Input returns the input rows of the last forward pass (not a copy).
+func (ws *Workspace) Input() []float32 { return ws.x }

@@ -82,7 +82,7 @@ func (h *HVP) Prepare(x []float32, y []int32) float64 {
 func (h *HVP) Workspace() *Workspace { return h.ws }
 
 // Apply writes H·v into out for the whole network (both laid out as Params).
-func (h *HVP) Apply(v, out []float32) { h.apply(v, out, 0, false) }
+func (h *HVP) Apply(v, out []float32) { h.apply(v, out, 0, false, nil, nil) }
 
 // ApplyBlock writes H_gg·v into out, where H_gg is the diagonal block of
 // parameter group g (m.Groups[g]) and v, out have that group's length.
@@ -90,8 +90,17 @@ func (h *HVP) ApplyBlock(g int, v, out []float32) {
 	grp := h.m.Groups[g]
 	clear(h.vFull)
 	copy(h.vFull[grp.Offset:grp.Offset+grp.Len], v)
-	h.apply(h.vFull, h.outFull, h.m.groupLayer(g), true)
+	h.apply(h.vFull, h.outFull, h.m.groupLayer(g), true, nil, nil)
 	copy(out, h.outFull[grp.Offset:grp.Offset+grp.Len])
+}
+
+// ApplyOutputHessian writes M·r into out, where M is the Hessian of the mean
+// loss with respect to the first layer's linear output z (rows×out of fc1)
+// and r a direction for z, both rows×out row-major. The first layer's
+// diagonal block is H₁₁ = AᵀMA with A: V ↦ [X 1]·Vᵀ, which lets curvature
+// code work in the rows×out space instead of the out×(in+1) one.
+func (h *HVP) ApplyOutputHessian(r, out []float32) {
+	h.apply(nil, nil, 0, true, r, out)
 }
 
 // groupLayer is the index of the linear layer a parameter group belongs to
@@ -109,10 +118,15 @@ func (m *MLP) groupLayer(g int) int {
 // apply computes the R-derivative of the gradient. v is zero on every layer
 // below `from` (and, if only, above it too), which lets the forward pass
 // start there and the backward pass stop there; out is written for layers
-// from `from` up.
-func (h *HVP) apply(v, out []float32, from int, only bool) {
+// from `from` up. With rz0 set, layer `from`'s R(z) is rz0 instead of coming
+// from v (v is then unused), and with dzOut set the backward pass stops at
+// R(dL/dz) of layer `from`, written there.
+func (h *HVP) apply(v, out []float32, from int, only bool, rz0, dzOut []float32) {
 	m, ws := h.m, h.ws
-	hasV := func(i int) bool { return i == from || (!only && i > from) }
+	if out == nil {
+		out = h.outFull // the upper layers' products are scratch here
+	}
+	hasV := func(i int) bool { return rz0 == nil && (i == from || (!only && i > from)) }
 	rows, L := ws.rows, len(m.fc)
 	f := m.Spec.Activation.widthFactor()
 
@@ -130,6 +144,9 @@ func (h *HVP) apply(v, out []float32, from int, only bool) {
 		} else {
 			rz = h.rlog[:rows*l.out]
 		}
+		if i == from && rz0 != nil {
+			copy(rz, rz0)
+		}
 		beta := float32(0)
 		if rIn != nil {
 			linalg.Gemm(false, true, rows, l.out, l.in, 1, rIn, l.in, l.W, l.in, 0, rz, l.out)
@@ -138,7 +155,7 @@ func (h *HVP) apply(v, out []float32, from int, only bool) {
 		if hasV(i) {
 			linalg.Gemm(false, true, rows, l.out, l.in, 1, in, inW, v[l.wOff:l.wOff+l.out*l.in], l.in, beta, rz, l.out)
 			addBias(rz, v[l.bOff:l.bOff+l.out], rows)
-		} else if rIn == nil {
+		} else if rIn == nil && !(i == from && rz0 != nil) {
 			clear(rz)
 		}
 		if i == L-1 {
@@ -176,6 +193,10 @@ func (h *HVP) apply(v, out []float32, from int, only bool) {
 	d, rd := ws.dlog[:rows*c], h.rdlog[:rows*c]
 	for i := L - 1; i >= from; i-- {
 		l := m.fc[i]
+		if i == from && dzOut != nil {
+			copy(dzOut, rd)
+			return
+		}
 		in, inW := ws.x, m.Spec.Input
 		var rin []float32
 		if i > 0 {
