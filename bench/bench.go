@@ -77,27 +77,35 @@ func Run(threads, reps int) Result {
 			sumSq[g] = sumSq[g]/float64(Standard.Batch) - linalg.SumSquares(s.st.Grad[grp.Offset:grp.Offset+grp.Len])
 		}
 	}
+	med := interleavedMedians(reps, s.trainStep, s.gradStep, func() { hvp.Apply(v, hv) }, noise)
 	return Result{
-		TrainStepMS: median(s.trainStep, reps),
-		GradMS:      median(s.gradStep, reps),
-		HVPMS:       median(func() { hvp.Apply(v, hv) }, reps),
-		NoiseMS:     median(noise, reps),
-		Threads:     threads, Backend: linalg.Backend(), Kernel: linalg.Kernel(), Reps: reps,
+		TrainStepMS: med[0], GradMS: med[1], HVPMS: med[2], NoiseMS: med[3],
+		Threads: threads, Backend: linalg.Backend(), Kernel: linalg.Kernel(), Reps: reps,
 	}
 }
 
-// median runs f a tenth of reps (at least 10) times to warm caches, then
-// times each of reps calls and returns the median in milliseconds.
-func median(f func(), reps int) float64 {
+// interleavedMedians warms up, then times the functions in turn, reps
+// rounds, and returns each one's median in milliseconds. Interleaving puts
+// every function under the same drift of a noisy machine, so their ratios
+// hold even when the absolute times wander.
+func interleavedMedians(reps int, fs ...func()) []float64 {
 	for i := 0; i < max(10, reps/10); i++ {
-		f()
+		for _, f := range fs {
+			f()
+		}
 	}
-	ts := make([]float64, reps)
-	for i := range ts {
-		t0 := time.Now()
-		f()
-		ts[i] = float64(time.Since(t0).Nanoseconds()) / 1e6
+	ts := make([][]float64, len(fs))
+	for r := 0; r < reps; r++ {
+		for k, f := range fs {
+			t0 := time.Now()
+			f()
+			ts[k] = append(ts[k], float64(time.Since(t0).Nanoseconds())/1e6)
+		}
 	}
-	slices.Sort(ts)
-	return ts[len(ts)/2]
+	med := make([]float64, len(fs))
+	for k := range ts {
+		slices.Sort(ts[k])
+		med[k] = ts[k][reps/2]
+	}
+	return med
 }

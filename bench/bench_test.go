@@ -51,3 +51,21 @@ func BenchmarkFullDiagnostics(b *testing.B) {
 		mon.After()
 	}
 }
+
+func BenchmarkStandardHVPBlocks(b *testing.B) {
+	s := newStandard(1)
+	s.gradStep()
+	m := s.st.Model
+	h := m.NewHVPOn(s.st.WS)
+	for g, grp := range m.Groups {
+		v, out := make([]float32, grp.Len), make([]float32, grp.Len)
+		for i := range v {
+			v[i] = float32(i%7) * 0.01
+		}
+		b.Run(grp.Name, func(b *testing.B) {
+			for b.Loop() {
+				h.ApplyBlock(g, v, out)
+			}
+		})
+	}
+}
