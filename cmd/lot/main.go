@@ -35,11 +35,11 @@ func main() {
 			}
 			return pprof.StartCPUProfile(f)
 		},
-		PersistentPostRun: func(*cobra.Command, []string) { pprof.StopCPUProfile() },
 	}
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	root.AddCommand(runCommand(), benchCommand(), diagnoseCommand())
 	err := root.ExecuteContext(ctx)
+	pprof.StopCPUProfile() // also on errors and interruptions; a no-op if none runs
 	var ie interrupted
 	switch {
 	case errors.As(err, &ie):
