@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/lapack"
 	"gonum.org/v1/gonum/lapack/gonum"
 
@@ -87,14 +88,6 @@ func (s *firstLayerSolver) mTimes(dst, u []float64, rows int) {
 	}
 }
 
-func dot64(a, b []float64) float64 {
-	var s float64
-	for i, x := range a {
-		s += x * b[i]
-	}
-	return s
-}
-
 func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 	rows := s.ws.Rows()
 	n := rows * s.out
@@ -121,7 +114,7 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 		for i, v := range s.u32[:n] {
 			q0[i] = float64(v)
 		}
-		started = dot64(q0, q0) > 0
+		started = floats.Dot(q0, q0) > 0
 	}
 	if !started {
 		for i := range q0 {
@@ -129,7 +122,7 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 		}
 	}
 	s.gTimes(gq0, q0, rows)
-	nrm := math.Sqrt(dot64(q0, gq0))
+	nrm := math.Sqrt(floats.Dot(q0, gq0))
 	for i := range q0 {
 		q0[i] /= nrm
 		gq0[i] /= nrm
@@ -141,17 +134,12 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 		s.mTimes(s.w, gqj, rows) // w = K·q_j = M·(G̃·q_j)
 		w := s.w[:n]
 		if j > 0 {
-			prev := s.q[(j-1)*n : j*n]
-			for i := range w {
-				w[i] -= s.bet[j-1] * prev[i]
-			}
+			floats.AddScaled(w, -s.bet[j-1], s.q[(j-1)*n:j*n])
 		}
-		a := dot64(gqj, w)
-		for i := range w {
-			w[i] -= a * q[i]
-		}
+		a := floats.Dot(gqj, w)
+		floats.AddScaled(w, -a, q)
 		s.gTimes(s.gw, w, rows)
-		b := math.Sqrt(math.Max(dot64(w, s.gw[:n]), 0))
+		b := math.Sqrt(math.Max(floats.Dot(w, s.gw[:n]), 0))
 		s.alpha[j], s.bet[j] = a, b
 		m = j + 1
 		theta, last := s.topRitz(m)
@@ -160,20 +148,14 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 		if res.Converged || b == 0 || m == s.maxIter {
 			break
 		}
-		nq, ngq := s.q[(j+1)*n:(j+2)*n], s.gq[(j+1)*n:(j+2)*n]
-		for i := range nq {
-			nq[i], ngq[i] = w[i]/b, s.gw[i]/b
-		}
+		floats.ScaleTo(s.q[(j+1)*n:(j+2)*n], 1/b, w)
+		floats.ScaleTo(s.gq[(j+1)*n:(j+2)*n], 1/b, s.gw[:n])
 	}
 	// The eigenvector: U* = Σ s_j q_j, v = Aᵀ·U* = (U*ᵀ·X, Σ_rows U*).
 	u := s.w[:n]
 	clear(u)
 	for j := 0; j < m; j++ {
-		c := s.z[j*m+m-1]
-		qj := s.q[j*n : (j+1)*n]
-		for i := range u {
-			u[i] += c * qj[i]
-		}
+		floats.AddScaled(u, s.z[j*m+m-1], s.q[j*n:(j+1)*n])
 	}
 	for i, v := range u {
 		s.u32[i] = float32(v)

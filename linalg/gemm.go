@@ -1,10 +1,5 @@
 package linalg
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-)
-
 // Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
 // op(X) is X or Xᵀ as transA and transB say. op(A) is m×k, op(B) is k×n and
 // C is m×n; lda, ldb and ldc are the row strides of A, B and C as stored.
@@ -51,11 +46,14 @@ func SumSquares(v []float32) float64 {
 
 // Gram64 writes into out (n×n, row-major) the Gram matrix of the first n
 // rows of a (row length w), in float64: the rows are widened once and
-// multiplied by gonum's Dgemm, so small singular values survive.
+// multiplied in double precision, so small singular values survive.
 func Gram64(a []float32, w, n int, out []float64) {
+	if n == 0 {
+		return
+	}
 	a64 := make([]float64, n*w)
 	for i, v := range a[:n*w] {
 		a64[i] = float64(v)
 	}
-	blas64.Implementation().Dgemm(blas.NoTrans, blas.Trans, n, n, w, 1, a64, w, a64, w, 0, out[:n*n], n)
+	gram64(a64, w, n, out)
 }

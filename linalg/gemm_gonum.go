@@ -30,3 +30,7 @@ func setThreads(int) {}
 func Kernel() string { return "gonum (pure Go)" }
 
 func dot(a, b []float32) float32 { return impl.Sdot(len(a), a, 1, b, 1) }
+
+func gram64(a []float64, w, n int, out []float64) {
+	impl.Dgemm(blas.NoTrans, blas.Trans, n, n, w, 1, a, w, a, w, 0, out[:n*n], n)
+}

@@ -15,11 +15,14 @@ typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float*, int,
 typedef void (*threads_fn)(int);
 typedef char* (*corename_fn)(void);
 typedef float (*sdot_fn)(int, const float*, int, const float*, int);
+typedef void (*dgemm_fn)(int, int, int, int, int, int, double, const double*, int,
+                         const double*, int, double, double*, int);
 
 static sgemm_fn lot_sgemm;
 static threads_fn lot_set_threads;
 static corename_fn lot_corename;
 static sdot_fn lot_sdot_ptr;
+static dgemm_fn lot_dgemm_ptr;
 
 static const char* lot_open_blas(void) {
 	const char* names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0", NULL};
@@ -30,7 +33,9 @@ static const char* lot_open_blas(void) {
 	lot_set_threads = (threads_fn)dlsym(h, "openblas_set_num_threads");
 	lot_corename = (corename_fn)dlsym(h, "openblas_get_corename");
 	lot_sdot_ptr = (sdot_fn)dlsym(h, "cblas_sdot");
-	if (!lot_sgemm || !lot_set_threads || !lot_sdot_ptr) return "libopenblas lacks cblas_sgemm, cblas_sdot or openblas_set_num_threads";
+	lot_dgemm_ptr = (dgemm_fn)dlsym(h, "cblas_dgemm");
+	if (!lot_sgemm || !lot_set_threads || !lot_sdot_ptr || !lot_dgemm_ptr)
+		return "libopenblas lacks cblas_sgemm, cblas_dgemm, cblas_sdot or openblas_set_num_threads";
 	return NULL;
 }
 
@@ -38,6 +43,10 @@ static const char* lot_open_blas(void) {
 static void lot_gemm(int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda,
                      const float* b, int ldb, float beta, float* c, int ldc) {
 	lot_sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+// The Gram matrix a·aᵀ of n rows of length w, in double precision.
+static void lot_gram64(int n, int w, const double* a, double* c) {
+	lot_dgemm_ptr(101, 111, 112, n, n, w, 1.0, a, w, a, w, 0.0, c, n);
 }
 static float lot_sdot(int n, const float* a, const float* b) { return lot_sdot_ptr(n, a, 1, b, 1); }
 static void lot_threads(int n) { lot_set_threads(n); }
@@ -96,6 +105,11 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 func dot(a, b []float32) float32 {
 	load()
 	return float32(C.lot_sdot(C.int(len(a)), (*C.float)(unsafe.Pointer(&a[0])), (*C.float)(unsafe.Pointer(&b[0]))))
+}
+
+func gram64(a []float64, w, n int, out []float64) {
+	load()
+	C.lot_gram64(C.int(n), C.int(w), (*C.double)(unsafe.Pointer(&a[0])), (*C.double)(unsafe.Pointer(&out[0])))
 }
 
 func cbool(b bool) C.int {
