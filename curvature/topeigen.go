@@ -31,8 +31,7 @@ type TopEigenSolver struct {
 	basis       []float64 // maxIter rows of length n
 	w           []float64
 	alpha, beta []float64
-	d, e, z     []float64 // tridiagonal eigenproblem scratch
-	work        []float64
+	ritz        *Ritz
 	v           []float64 // the last eigenvector, the next start
 	warm        bool
 	seed        uint64
@@ -48,8 +47,7 @@ func NewTopEigenSolver(n, maxIter int, tol float64, seed uint64) *TopEigenSolver
 	m := min(maxIter, n)
 	return &TopEigenSolver{n: n, maxIter: m, tol: tol, seed: seed,
 		basis: make([]float64, m*n), w: make([]float64, n), v: make([]float64, n),
-		alpha: make([]float64, m), beta: make([]float64, m),
-		d: make([]float64, m), e: make([]float64, m), z: make([]float64, m*m), work: make([]float64, 2*m)}
+		alpha: make([]float64, m), beta: make([]float64, m), ritz: NewRitz(m)}
 }
 
 // Run returns the top eigenpair of op (Value, the unit Vector, the number of
@@ -92,7 +90,7 @@ func (s *TopEigenSolver) Run(op Operator) PowerResult {
 	// The Ritz vector Q·s of the top pair becomes the next start.
 	clear(s.v)
 	for j := 0; j < m; j++ {
-		floats.AddScaled(s.v, s.z[j*m+m-1], s.basis[j*n:(j+1)*n])
+		floats.AddScaled(s.v, s.ritz.TopVector(j, m), s.basis[j*n:(j+1)*n])
 	}
 	normalize(s.v)
 	s.warm = !math.IsNaN(res.Value) && !math.IsInf(res.Value, 0)
@@ -100,18 +98,40 @@ func (s *TopEigenSolver) Run(op Operator) PowerResult {
 	return res
 }
 
-// topRitz solves the m×m tridiagonal eigenproblem and returns the largest
-// Ritz value and the last component of its eigenvector (its eigenvectors
-// are left in s.z, column m−1 the top one).
+// topRitz solves the m×m tridiagonal eigenproblem of the run so far.
 func (s *TopEigenSolver) topRitz(m int) (theta, last float64) {
-	copy(s.d, s.alpha[:m])
-	copy(s.e, s.beta[:m-1])
-	z := s.z[:m*m]
-	if !(gonum.Implementation{}).Dsteqr(lapack.EVTridiag, m, s.d[:m], s.e[:max(m-1, 0)], z, m, s.work) {
+	return s.ritz.Top(s.alpha[:m], s.beta[:m])
+}
+
+// Ritz solves the small tridiagonal eigenproblems of a Lanczos run for its
+// top pair, reusing its buffers across steps. Its zero value is not usable:
+// make one with NewRitz.
+type Ritz struct {
+	d, e, z, work []float64
+}
+
+// NewRitz sizes a Ritz for runs of up to m steps.
+func NewRitz(m int) *Ritz {
+	return &Ritz{d: make([]float64, m), e: make([]float64, m), z: make([]float64, m*m), work: make([]float64, 2*m)}
+}
+
+// Top returns the largest eigenvalue θ of the tridiagonal matrix with
+// diagonal alpha and off-diagonal beta[:len(alpha)−1], and the last
+// component of its unit eigenvector (β_m·|last| is the Ritz residual).
+func (r *Ritz) Top(alpha, beta []float64) (theta, last float64) {
+	m := len(alpha)
+	copy(r.d, alpha)
+	copy(r.e, beta[:m-1])
+	z := r.z[:m*m]
+	if !(gonum.Implementation{}).Dsteqr(lapack.EVTridiag, m, r.d[:m], r.e[:max(m-1, 0)], z, m, r.work) {
 		return math.NaN(), 0
 	}
-	return s.d[m-1], z[(m-1)*m+m-1]
+	return r.d[m-1], z[(m-1)*m+m-1]
 }
+
+// TopVector returns component j of the top eigenvector from the last Top
+// call on an m-step run.
+func (r *Ritz) TopVector(j, m int) float64 { return r.z[j*m+m-1] }
 
 // Warm returns the next run's start vector, or nil before any run.
 func (s *TopEigenSolver) Warm() []float64 {

@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/floats"
-	"gonum.org/v1/gonum/lapack"
-	"gonum.org/v1/gonum/lapack/gonum"
 
 	"github.com/lot-toolkit/lot/curvature"
 	"github.com/lot-toolkit/lot/linalg"
@@ -38,8 +36,7 @@ type firstLayerSolver struct {
 	w, gw      []float64
 	u32, k32   []float32
 	alpha, bet []float64
-	d, e, z    []float64
-	work       []float64
+	ritz       *curvature.Ritz
 	v          []float32 // the last eigenvector in parameter space (W then b), unit norm
 	v64        []float64
 	warm       bool
@@ -47,15 +44,14 @@ type firstLayerSolver struct {
 }
 
 func newFirstLayerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, maxIter int, tol float64, seed uint64) *firstLayerSolver {
-	w, _, in, out := m.Linear(0)
-	_ = w
+	_, _, in, out := m.Linear(0)
 	n := ws.MaxBatch * out
 	return &firstLayerSolver{m: m, hvp: hvp, ws: ws, out: out, in: in, maxIter: maxIter, tol: tol,
 		g: make([]float32, ws.MaxBatch*ws.MaxBatch), q: make([]float64, maxIter*n), gq: make([]float64, maxIter*n),
 		w: make([]float64, n), gw: make([]float64, n), u32: make([]float32, n), k32: make([]float32, n),
 		alpha: make([]float64, maxIter), bet: make([]float64, maxIter),
-		d: make([]float64, maxIter), e: make([]float64, maxIter), z: make([]float64, maxIter*maxIter), work: make([]float64, 2*maxIter),
-		v: make([]float32, out*(in+1)), v64: make([]float64, out*(in+1)), rng: rand.New(rand.NewPCG(seed, 0x5eed))}
+		ritz: curvature.NewRitz(maxIter),
+		v:    make([]float32, out*(in+1)), v64: make([]float64, out*(in+1)), rng: rand.New(rand.NewPCG(seed, 0x5eed))}
 }
 
 // applies reports whether the reduced space is smaller than the block.
@@ -142,7 +138,7 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 		b := math.Sqrt(math.Max(floats.Dot(w, s.gw[:n]), 0))
 		s.alpha[j], s.bet[j] = a, b
 		m = j + 1
-		theta, last := s.topRitz(m)
+		theta, last := s.ritz.Top(s.alpha[:m], s.bet[:m])
 		res = curvature.PowerResult{Value: theta, Iterations: m, Residual: math.Abs(b*last) / math.Abs(theta)}
 		res.Converged = res.Residual <= s.tol
 		if res.Converged || b == 0 || m == s.maxIter {
@@ -155,7 +151,7 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 	u := s.w[:n]
 	clear(u)
 	for j := 0; j < m; j++ {
-		floats.AddScaled(u, s.z[j*m+m-1], s.q[j*n:(j+1)*n])
+		floats.AddScaled(u, s.ritz.TopVector(j, m), s.q[j*n:(j+1)*n])
 	}
 	for i, v := range u {
 		s.u32[i] = float32(v)
@@ -182,17 +178,6 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 	res.Value += s.regScale
 	res.Vector = s.v64
 	return res
-}
-
-// topRitz: the m×m tridiagonal eigenproblem, as in curvature.TopEigenSolver.
-func (s *firstLayerSolver) topRitz(m int) (theta, last float64) {
-	copy(s.d, s.alpha[:m])
-	copy(s.e, s.bet[:m-1])
-	z := s.z[:m*m]
-	if !(gonum.Implementation{}).Dsteqr(lapack.EVTridiag, m, s.d[:m], s.e[:max(m-1, 0)], z, m, s.work) {
-		return math.NaN(), 0
-	}
-	return s.d[m-1], z[(m-1)*m+m-1]
 }
 
 func (s *firstLayerSolver) Warm() []float64 {
