@@ -4,8 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"gonum.org/v1/gonum/floats"
-
 	"github.com/lot-toolkit/lot/curvature"
 	"github.com/lot-toolkit/lot/linalg"
 	"github.com/lot-toolkit/lot/model"
@@ -21,7 +19,8 @@ import (
 // of 200,960) and costs per product one B×B×out matrix product and M's small
 // upper layers, instead of two B×in×out products: about a third of the
 // work. The eigenvector is mapped back, v = AᵀU, to warm-start the next
-// run from U₀ = M·(A·v), one full-size product per run.
+// run from U₀ = M·(A·v), one full-size product per run. The vectors are
+// float32, as the products are; inner products sum in float64 blocks.
 type firstLayerSolver struct {
 	m        *model.MLP
 	hvp      *model.HVP
@@ -32,9 +31,8 @@ type firstLayerSolver struct {
 	regScale float64
 
 	g          []float32 // G̃, B×B
-	q, gq      []float64 // Lanczos basis and G̃·basis, maxIter rows of B·out
-	w, gw      []float64
-	u32, k32   []float32
+	q, gq      []float32 // Lanczos basis and G̃·basis, maxIter rows of B·out
+	w, gw, u   []float32
 	alpha, bet []float64
 	ritz       *curvature.Ritz
 	v          []float32 // the last eigenvector in parameter space (W then b), unit norm
@@ -47,8 +45,8 @@ func newFirstLayerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, maxI
 	_, _, in, out := m.Linear(0)
 	n := ws.MaxBatch * out
 	return &firstLayerSolver{m: m, hvp: hvp, ws: ws, out: out, in: in, maxIter: maxIter, tol: tol,
-		g: make([]float32, ws.MaxBatch*ws.MaxBatch), q: make([]float64, maxIter*n), gq: make([]float64, maxIter*n),
-		w: make([]float64, n), gw: make([]float64, n), u32: make([]float32, n), k32: make([]float32, n),
+		g: make([]float32, ws.MaxBatch*ws.MaxBatch), q: make([]float32, maxIter*n), gq: make([]float32, maxIter*n),
+		w: make([]float32, n), gw: make([]float32, n), u: make([]float32, n),
 		alpha: make([]float64, maxIter), bet: make([]float64, maxIter),
 		ritz: curvature.NewRitz(maxIter),
 		v:    make([]float32, out*(in+1)), v64: make([]float64, out*(in+1)), rng: rand.New(rand.NewPCG(seed, 0x5eed))}
@@ -60,27 +58,25 @@ func firstLayerReduces(m *model.MLP, batch int) bool {
 	return len(m.Spec.Hidden) > 0 && batch < in+1
 }
 
-// gTimes writes G̃·u into dst (both B×out, float64), through float32.
-func (s *firstLayerSolver) gTimes(dst, u []float64, rows int) {
-	n := rows * s.out
-	for i, x := range u[:n] {
-		s.u32[i] = float32(x)
-	}
-	linalg.Gemm(false, false, rows, s.out, rows, 1, s.g, rows, s.u32, s.out, 0, s.k32, s.out)
-	for i, x := range s.k32[:n] {
-		dst[i] = float64(x)
+// gTimes writes G̃·u into dst (both B×out).
+func (s *firstLayerSolver) gTimes(dst, u []float32, rows int) {
+	linalg.Gemm(false, false, rows, s.out, rows, 1, s.g, rows, u, s.out, 0, dst, s.out)
+}
+
+// axpy is y += a·x; scaleTo is dst = a·x.
+func axpy(y []float32, a float64, x []float32) {
+	f := float32(a)
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += f * x[i]
 	}
 }
 
-// mTimes writes M·u into dst.
-func (s *firstLayerSolver) mTimes(dst, u []float64, rows int) {
-	n := rows * s.out
-	for i, x := range u[:n] {
-		s.u32[i] = float32(x)
-	}
-	s.hvp.ApplyOutputHessian(s.u32[:n], s.k32[:n])
-	for i, x := range s.k32[:n] {
-		dst[i] = float64(x)
+func scaleTo(dst []float32, a float64, x []float32) {
+	f := float32(a)
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] = f * x[i]
 	}
 }
 
@@ -98,7 +94,7 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 	q0, gq0 := s.q[:n], s.gq[:n]
 	started := false
 	if s.warm {
-		av := s.k32[:n]
+		av := s.u[:n]
 		linalg.Gemm(false, true, rows, s.out, s.in, 1, x, s.in, s.v[:s.out*s.in], s.in, 0, av, s.out)
 		bias := s.v[s.out*s.in:]
 		for r := 0; r < rows; r++ {
@@ -106,36 +102,31 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 				av[r*s.out+o] += b
 			}
 		}
-		s.hvp.ApplyOutputHessian(av, s.u32[:n])
-		for i, v := range s.u32[:n] {
-			q0[i] = float64(v)
-		}
-		started = floats.Dot(q0, q0) > 0
+		s.hvp.ApplyOutputHessian(av, q0)
+		started = linalg.SumSquares(q0) > 0
 	}
 	if !started {
 		for i := range q0 {
-			q0[i] = s.rng.NormFloat64()
+			q0[i] = float32(s.rng.NormFloat64())
 		}
 	}
 	s.gTimes(gq0, q0, rows)
-	nrm := math.Sqrt(floats.Dot(q0, gq0))
-	for i := range q0 {
-		q0[i] /= nrm
-		gq0[i] /= nrm
-	}
+	inv := 1 / math.Sqrt(linalg.Dot64(q0, gq0))
+	scaleTo(q0, inv, q0)
+	scaleTo(gq0, inv, gq0)
 	var res curvature.PowerResult
 	var m int
+	w, gw := s.w[:n], s.gw[:n]
 	for j := 0; j < s.maxIter; j++ {
 		q, gqj := s.q[j*n:(j+1)*n], s.gq[j*n:(j+1)*n]
-		s.mTimes(s.w, gqj, rows) // w = K·q_j = M·(G̃·q_j)
-		w := s.w[:n]
+		s.hvp.ApplyOutputHessian(gqj, w) // w = K·q_j = M·(G̃·q_j)
 		if j > 0 {
-			floats.AddScaled(w, -s.bet[j-1], s.q[(j-1)*n:j*n])
+			axpy(w, -s.bet[j-1], s.q[(j-1)*n:j*n])
 		}
-		a := floats.Dot(gqj, w)
-		floats.AddScaled(w, -a, q)
-		s.gTimes(s.gw, w, rows)
-		b := math.Sqrt(math.Max(floats.Dot(w, s.gw[:n]), 0))
+		a := linalg.Dot64(gqj, w)
+		axpy(w, -a, q)
+		s.gTimes(gw, w, rows)
+		b := math.Sqrt(math.Max(linalg.Dot64(w, gw), 0))
 		s.alpha[j], s.bet[j] = a, b
 		m = j + 1
 		theta, last := s.ritz.Top(s.alpha[:m], s.bet[:m])
@@ -144,24 +135,21 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 		if res.Converged || b == 0 || m == s.maxIter {
 			break
 		}
-		floats.ScaleTo(s.q[(j+1)*n:(j+2)*n], 1/b, w)
-		floats.ScaleTo(s.gq[(j+1)*n:(j+2)*n], 1/b, s.gw[:n])
+		scaleTo(s.q[(j+1)*n:(j+2)*n], 1/b, w)
+		scaleTo(s.gq[(j+1)*n:(j+2)*n], 1/b, gw)
 	}
 	// The eigenvector: U* = Σ s_j q_j, v = Aᵀ·U* = (U*ᵀ·X, Σ_rows U*).
-	u := s.w[:n]
+	u := s.u[:n]
 	clear(u)
 	for j := 0; j < m; j++ {
-		floats.AddScaled(u, s.ritz.TopVector(j, m), s.q[j*n:(j+1)*n])
+		axpy(u, s.ritz.TopVector(j, m), s.q[j*n:(j+1)*n])
 	}
-	for i, v := range u {
-		s.u32[i] = float32(v)
-	}
-	linalg.Gemm(true, false, s.out, s.in, rows, 1, s.u32[:n], s.out, x, s.in, 0, s.v[:s.out*s.in], s.in)
+	linalg.Gemm(true, false, s.out, s.in, rows, 1, u, s.out, x, s.in, 0, s.v[:s.out*s.in], s.in)
 	bias := s.v[s.out*s.in:]
 	clear(bias)
 	for r := 0; r < rows; r++ {
 		for o := range bias {
-			bias[o] += s.u32[r*s.out+o]
+			bias[o] += u[r*s.out+o]
 		}
 	}
 	nv := linalg.SumSquares(s.v)

@@ -57,3 +57,16 @@ func Gram64(a []float32, w, n int, out []float64) {
 	}
 	gram64(a64, w, n, out)
 }
+
+// Dot64 is Σ a_i·b_i, summed in float32 blocks of 4096 and across blocks in
+// float64, like SumSquares.
+func Dot64(a, b []float32) float64 {
+	var s float64
+	b = b[:len(a)]
+	for len(a) > 0 {
+		n := min(len(a), 4096)
+		s += float64(dot(a[:n], b[:n]))
+		a, b = a[n:], b[n:]
+	}
+	return s
+}
