@@ -20,9 +20,5 @@ func (ws *Workspace) BatchNormOutput(i int) []float32 {
 	return ws.bnOut[i][:ws.rows*len(ws.bnOut[i])/ws.MaxBatch]
 }
 
-// Training reports whether the last forward pass used BatchNorm's batch
-// statistics.
-func (ws *Workspace) Training() bool { return ws.train }
-
 // Input returns the input rows of the last forward pass (not a copy).
 func (ws *Workspace) Input() []float32 { return ws.x }

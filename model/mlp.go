@@ -197,9 +197,6 @@ func (m *MLP) StateDict() []Tensor {
 	return out
 }
 
-// Layers is the number of linear layers (hidden layers + classifier).
-func (m *MLP) Layers() int { return len(m.fc) }
-
 // Linear returns layer i's weight ([out, in] row-major) and bias.
 func (m *MLP) Linear(i int) (w, b []float32, in, out int) {
 	l := m.fc[i]
