@@ -18,6 +18,7 @@ import (
 	"github.com/lot-toolkit/lot/model"
 	"github.com/lot-toolkit/lot/optim"
 	"github.com/lot-toolkit/lot/regularize"
+	"github.com/lot-toolkit/lot/schedule"
 )
 
 // Config is everything that determines a run. Written to DIR/config.yaml, it
@@ -43,7 +44,8 @@ type Config struct {
 	RegStrength float64 `yaml:"reg_strength"`
 	Method      string  `yaml:"method"` // vanilla | reset-optimizer | reset-model
 
-	Diagnostics DiagConfig `yaml:"diagnostics"`
+	Diagnostics DiagConfig  `yaml:"diagnostics"`
+	Schedule    SchedConfig `yaml:"schedule"` // --method scheduled
 
 	Seed     uint64 `yaml:"seed"`
 	Threads  int    `yaml:"threads"`
@@ -83,8 +85,24 @@ func (d DiagConfig) Options() (diagnostics.Options, error) {
 	return o, o.Validate()
 }
 
+// SchedConfig holds Alg. 1's constants (see package schedule). Decisions are
+// taken every LogEvery steps, when full diagnostics are measured.
+type SchedConfig struct {
+	Gamma       float64 `yaml:"gamma"`
+	Cool        float64 `yaml:"cool"`
+	Warm        float64 `yaml:"warm"`
+	Floor       float64 `yaml:"floor"`
+	WarmHorizon float64 `yaml:"warm_horizon"`
+	WarmRatio   float64 `yaml:"warm_ratio"`
+}
+
+// Options converts the config to the schedule package's options.
+func (s SchedConfig) Options() schedule.Options {
+	return schedule.Options{Gamma: s.Gamma, Cool: s.Cool, Warm: s.Warm, Floor: s.Floor, WarmHorizon: s.WarmHorizon, WarmRatio: s.WarmRatio}
+}
+
 // Methods lists the accepted --method values.
-var Methods = []string{"vanilla", "reset-optimizer", "reset-model"}
+var Methods = []string{"vanilla", "reset-optimizer", "reset-model", "scheduled"}
 
 // Default is the paper's setting, at a length that runs in minutes.
 func Default() Config {
@@ -96,6 +114,7 @@ func Default() Config {
 		Seed: 0, Threads: 1, LogEvery: 40,
 		Diagnostics: DiagConfig{Level: "light", Window: 30, VolStat: "window", Beta: 1, Kappa: 1, CodeC: 20,
 			CodeS: "sq-mean", Alpha: "paper", Threshold: "tilde", Solver: "lanczos", PowerTol: 1e-3, PowerIters: 30, FisherSamples: 100},
+		Schedule: SchedConfig{Gamma: 0.8, Cool: 0.99, Warm: 1.01, Floor: 0.12, WarmHorizon: 0.3, WarmRatio: 0.3},
 	}
 }
 
@@ -182,6 +201,14 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Diagnostics.Options(); err != nil {
 		return err
+	}
+	if c.Method == "scheduled" {
+		if c.Diagnostics.Level != "full" {
+			return bad("method", "scheduled needs --diagnostics full (its bound α̃* needs the sharpness), got %s", c.Diagnostics.Level)
+		}
+		if err := c.Schedule.Options().Validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

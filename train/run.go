@@ -20,6 +20,7 @@ import (
 	"github.com/lot-toolkit/lot/optim"
 	"github.com/lot-toolkit/lot/regularize"
 	"github.com/lot-toolkit/lot/rng"
+	"github.com/lot-toolkit/lot/schedule"
 )
 
 // ErrInterrupted is returned when the context was cancelled: the run was
@@ -36,6 +37,9 @@ type MetricsRow struct {
 	Acc     float64            `json:"acc"`                // the batch's accuracy
 	LR      map[string]float64 `json:"lr"`                 // each layer's learning rate
 	Diag    *diagnostics.Row   `json:"diag,omitempty"`     // --diagnostics light or full
+	// Sched is each layer's controller decision (hold, cool, warm) at this
+	// step, with --method scheduled; lr above is the rate before it.
+	Sched map[string]schedule.Decision `json:"sched,omitempty"`
 }
 
 // TaskRow is one line of tasks.jsonl.
@@ -242,6 +246,10 @@ func (r *run) loop(ctx context.Context) error {
 	cfg := r.cfg
 	B, D := cfg.Batch, r.stream.InputDim()
 	st, mon := r.st, r.mon
+	var ctrl *schedule.Controller
+	if cfg.Method == "scheduled" {
+		ctrl = schedule.New(r.opt, cfg.Schedule.Options())
+	}
 	xb, yb := make([]float32, B*D), make([]int32, B)
 	nb := (cfg.Samples + B - 1) / B
 	rep := r.opts.Reporter
@@ -304,6 +312,9 @@ func (r *run) loop(ctx context.Context) error {
 						Loss: loss, RegLoss: regLoss, Acc: acc, LR: lrs}
 					if mon != nil {
 						row.Diag = mon.After()
+					}
+					if ctrl != nil {
+						row.Sched = ctrl.Step(row.Diag, r.pos.Epoch*nb+r.pos.Batch, cfg.Epochs*nb)
 					}
 					if err := r.metrics.writeJSON(row); err != nil {
 						return err

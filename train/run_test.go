@@ -119,12 +119,13 @@ func TestResumedRunEqualsUninterrupted(t *testing.T) {
 		{"vanilla", "l2", "adam"},
 		{"reset-optimizer", "wasserstein", "adam"},
 		{"reset-model", "l2init", "sgd"},
+		{"scheduled", "l2", "adam"},
 	} {
 		t.Run(tc.method, func(t *testing.T) {
 			cfg := small()
 			cfg.Method, cfg.Reg, cfg.Optimizer, cfg.RegStrength = tc.method, tc.reg, tc.opt, 1e-2
 			cfg.BatchNorm = tc.method == "reset-optimizer"
-			if tc.method != "reset-model" {
+			if tc.method != "reset-model" { // scheduled needs full diagnostics anyway
 				// Full diagnostics carry state (volatility windows, warm
 				// starts, ρ̂ counts) that a checkpoint must keep too.
 				cfg.Diagnostics.Level = "full"

@@ -63,6 +63,11 @@ Values are resolved in this order, later ones winning: the defaults, --preset,
 			if err != nil {
 				return err
 			}
+			// The controller needs the sharpness: scheduled runs measure
+			// full diagnostics unless told otherwise (which Validate refuses).
+			if resolved.Method == "scheduled" && !cmd.Flags().Changed("diagnostics") {
+				resolved.Diagnostics.Level = "full"
+			}
 			if out == "" {
 				return errors.New("--out: a run directory is required")
 			}
@@ -91,7 +96,7 @@ Values are resolved in this order, later ones winning: the defaults, --preset,
 	f.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "SGD momentum")
 	f.StringVar(&cfg.Reg, "reg", cfg.Reg, "regulariser: none, l2 (coupled weight decay), wasserstein or l2init")
 	f.Float64Var(&cfg.RegStrength, "reg-strength", cfg.RegStrength, "regulariser strength λ")
-	f.StringVar(&cfg.Method, "method", cfg.Method, "vanilla, reset-optimizer or reset-model")
+	f.StringVar(&cfg.Method, "method", cfg.Method, "vanilla, reset-optimizer, reset-model or scheduled (the per-layer controller, Alg. 1)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
 	f.IntVar(&cfg.Threads, "threads", cfg.Threads, "BLAS threads (results are reproducible for a fixed count)")
 	f.IntVar(&cfg.LogEvery, "log-every", cfg.LogEvery, "updates between metrics.jsonl rows")
@@ -110,6 +115,13 @@ Values are resolved in this order, later ones winning: the defaults, --preset,
 	f.Float64Var(&d.PowerTol, "power-tol", d.PowerTol, "sharpness solver's relative-residual stopping rule")
 	f.IntVar(&d.PowerIters, "power-iters", d.PowerIters, "Hessian products per layer per log interval, at most")
 	f.IntVar(&d.FisherSamples, "fisher-samples", d.FisherSamples, "samples of the empirical-Fisher rank and the effective rank")
+	sc := &cfg.Schedule
+	f.Float64Var(&sc.Gamma, "gamma", sc.Gamma, "scheduled: safety factor γ, cool when α > γ·α̃*")
+	f.Float64Var(&sc.Cool, "cool", sc.Cool, "scheduled: cooling factor of a layer's learning rate")
+	f.Float64Var(&sc.Warm, "warm", sc.Warm, "scheduled: warming factor of a layer's learning rate")
+	f.Float64Var(&sc.Floor, "floor", sc.Floor, "scheduled: cool only while α exceeds this floor (0: none)")
+	f.Float64Var(&sc.WarmHorizon, "warm-horizon", sc.WarmHorizon, "scheduled: fraction of each task's steps during which warming is allowed")
+	f.Float64Var(&sc.WarmRatio, "warm-ratio", sc.WarmRatio, "scheduled: warm when α < ratio·γ·α̃*")
 	return cmd
 }
 
@@ -189,6 +201,18 @@ func setField(dst, src *train.Config, name, hidden string) error {
 		dst.Diagnostics.PowerIters = src.Diagnostics.PowerIters
 	case "fisher-samples":
 		dst.Diagnostics.FisherSamples = src.Diagnostics.FisherSamples
+	case "gamma":
+		dst.Schedule.Gamma = src.Schedule.Gamma
+	case "cool":
+		dst.Schedule.Cool = src.Schedule.Cool
+	case "warm":
+		dst.Schedule.Warm = src.Schedule.Warm
+	case "floor":
+		dst.Schedule.Floor = src.Schedule.Floor
+	case "warm-horizon":
+		dst.Schedule.WarmHorizon = src.Schedule.WarmHorizon
+	case "warm-ratio":
+		dst.Schedule.WarmRatio = src.Schedule.WarmRatio
 	}
 	return nil
 }

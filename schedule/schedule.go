@@ -1,0 +1,120 @@
+// Package schedule owns the paper's per-layer learning-rate controller
+// (Alg. 1): every K steps, each layer whose effective step exceeds a safety
+// fraction of its combined bound α̃* is cooled, and a layer far below it is
+// warmed early in the task. Like a torch.optim scheduler it only adjusts the
+// learning rates of the optimiser's parameter groups.
+package schedule
+
+import (
+	"fmt"
+
+	"github.com/lot-toolkit/lot/diagnostics"
+	"github.com/lot-toolkit/lot/optim"
+)
+
+// Options are Alg. 1's constants. The zero value of a field means its
+// default; Floor's zero is meaningful (no floor), see below.
+type Options struct {
+	// Gamma is the safety factor γ: cool when α > γ·α̃*. Default 0.8.
+	Gamma float64
+	// Cool and Warm multiply a layer's learning rate. Defaults 0.99, 1.01.
+	Cool, Warm float64
+	// Floor: cool only while α > Floor. The paper uses 0.12; its public
+	// code found the floor kept the controller from ever firing and made
+	// it optional. 0 disables it.
+	Floor float64
+	// WarmHorizon is the fraction of each task's steps during which
+	// warming is allowed (the paper's T_warm = 0.3T; the code's 0.1).
+	// Default 0.3.
+	WarmHorizon float64
+	// WarmRatio r: warm when α < r·γ·α̃* (the paper's "≪"; the code's 0.3).
+	// Default 0.3.
+	WarmRatio float64
+}
+
+// WithDefaults fills zero fields (except Floor) with their defaults.
+func (o Options) WithDefaults() Options {
+	if o.Gamma == 0 {
+		o.Gamma = 0.8
+	}
+	if o.Cool == 0 {
+		o.Cool = 0.99
+	}
+	if o.Warm == 0 {
+		o.Warm = 1.01
+	}
+	if o.WarmHorizon == 0 {
+		o.WarmHorizon = 0.3
+	}
+	if o.WarmRatio == 0 {
+		o.WarmRatio = 0.3
+	}
+	return o
+}
+
+// Validate names the first bad option.
+func (o Options) Validate() error {
+	o = o.WithDefaults()
+	switch {
+	case o.Gamma <= 0:
+		return fmt.Errorf("--gamma: must be positive, got %v", o.Gamma)
+	case o.Cool <= 0 || o.Cool >= 1:
+		return fmt.Errorf("--cool: must be in (0, 1), got %v", o.Cool)
+	case o.Warm <= 1:
+		return fmt.Errorf("--warm: must be above 1, got %v", o.Warm)
+	case o.Floor < 0:
+		return fmt.Errorf("--floor: must be >= 0, got %v", o.Floor)
+	case o.WarmHorizon < 0 || o.WarmHorizon > 1:
+		return fmt.Errorf("--warm-horizon: must be in [0, 1], got %v", o.WarmHorizon)
+	case o.WarmRatio <= 0 || o.WarmRatio > 1:
+		return fmt.Errorf("--warm-ratio: must be in (0, 1], got %v", o.WarmRatio)
+	}
+	return nil
+}
+
+// Decision is what the controller did to one layer.
+type Decision string
+
+const (
+	Hold Decision = "hold"
+	Cool Decision = "cool"
+	Warm Decision = "warm"
+)
+
+// Controller applies Alg. 1 to an optimiser's groups.
+type Controller struct {
+	opts Options
+	opt  optim.Optimizer
+}
+
+// New makes a controller over opt's parameter groups.
+func New(opt optim.Optimizer, opts Options) *Controller {
+	return &Controller{opts: opts.WithDefaults(), opt: opt}
+}
+
+// Step decides every layer from one row of full diagnostics, taken at step
+// stepInTask of a task of taskSteps steps, applies the new learning rates,
+// and returns the decisions by layer name. A layer without a finite bound
+// (no sharpness yet, say) is held.
+func (c *Controller) Step(row *diagnostics.Row, stepInTask, taskSteps int) map[string]Decision {
+	o := c.opts
+	out := make(map[string]Decision, len(row.Layers))
+	early := float64(stepInTask) < o.WarmHorizon*float64(taskSteps)
+	for g, grp := range c.opt.Groups() {
+		L, ok := row.Layers[grp.Name]
+		d := Hold
+		if ok && L.AlphaTilde != nil {
+			alpha, safe := float64(L.Alpha), float64(*L.AlphaTilde)
+			switch {
+			case alpha > o.Gamma*safe && alpha > o.Floor:
+				d = Cool
+				c.opt.SetLR(g, grp.LR*o.Cool)
+			case early && alpha < o.WarmRatio*o.Gamma*safe:
+				d = Warm
+				c.opt.SetLR(g, grp.LR*o.Warm)
+			}
+		}
+		out[grp.Name] = d
+	}
+	return out
+}

@@ -1,0 +1,43 @@
+package schedule
+
+import (
+	"math"
+	"testing"
+
+	"github.com/lot-toolkit/lot/diagnostics"
+	"github.com/lot-toolkit/lot/optim"
+)
+
+func num(v float64) *diagnostics.Num { n := diagnostics.Num(v); return &n }
+
+// TestAlgorithm1 walks each branch of Alg. 1 with γ = 0.8, r = 0.3.
+func TestAlgorithm1(t *testing.T) {
+	opt := optim.NewAdam(4, []optim.Group{
+		{Name: "a", Offset: 0, Len: 1, LR: 1}, {Name: "b", Offset: 1, Len: 1, LR: 1},
+		{Name: "c", Offset: 2, Len: 1, LR: 1}, {Name: "d", Offset: 3, Len: 1, LR: 1},
+	})
+	c := New(opt, Options{Floor: 0.12})
+	row := &diagnostics.Row{Layers: map[string]*diagnostics.Layer{
+		"a": {Alpha: 0.9, AlphaTilde: num(1)},   // 0.9 > 0.8·1 and > floor: cool
+		"b": {Alpha: 0.1, AlphaTilde: num(0.1)}, // above γ·α̃* = 0.08 but below the floor, and not below r·γ·α̃*: hold
+		"c": {Alpha: 0.01, AlphaTilde: num(1)},  // 0.01 < 0.3·0.8·1: warm, if early
+		"d": {Alpha: 0.5, AlphaTilde: nil},      // no bound yet: hold
+	}}
+	got := c.Step(row, 10, 100) // early: 10 < 0.3·100
+	want := map[string]Decision{"a": Cool, "b": Hold, "c": Warm, "d": Hold}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("early, layer %s: %s, want %s", k, got[k], v)
+		}
+	}
+	lr := []float64{0.99, 1, 1.01, 1}
+	for i, g := range opt.Groups() {
+		if math.Abs(g.LR-lr[i]) > 1e-15 {
+			t.Errorf("layer %s: lr %v, want %v", g.Name, g.LR, lr[i])
+		}
+	}
+	// Late in the task nobody warms.
+	if d := c.Step(row, 50, 100)["c"]; d != Hold {
+		t.Errorf("late, layer c: %s, want hold", d)
+	}
+}
