@@ -32,8 +32,14 @@ Values are resolved in this order, later ones winning: the defaults, --preset,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := train.Options{Out: out, Reporter: progress.New(os.Stderr), KeepCheckpoints: keep}
 			if resume != "" {
-				if cmd.Flags().NFlag() > 1 && !(cmd.Flags().NFlag() == 2 && cmd.Flags().Changed("keep-checkpoints")) {
-					return errors.New("--resume takes no other flags: the run's own config.yaml decides everything")
+				var other string
+				cmd.Flags().Visit(func(f *pflag.Flag) {
+					if f.Name != "resume" && f.Name != "keep-checkpoints" && f.Name != "cpuprofile" {
+						other = f.Name
+					}
+				})
+				if other != "" {
+					return fmt.Errorf("--resume takes no --%s: the run's own config.yaml decides everything", other)
 				}
 				opts.Out = resume
 				return finish(resume)(train.Resume(cmd.Context(), resume, opts))
