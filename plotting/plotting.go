@@ -1,0 +1,142 @@
+// Package plotting owns lot's figures: line plots of run series, with a
+// mean line and a min–max band over seeds, task boundaries, labelled axes
+// and legends, written as PNG and SVG with gonum/plot.
+package plotting
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// Line is one curve: its label, X, and one Y slice per seed (all the same
+// length as X). With several seeds the mean is drawn with a min–max band.
+type Line struct {
+	Label string
+	X     []float64
+	Ys    [][]float64
+}
+
+// Figure is one plot.
+type Figure struct {
+	Title, XLabel, YLabel string
+	Lines                 []Line
+	Boundaries            []float64 // vertical task boundaries, in X units
+	LogY                  bool
+}
+
+// Save writes the figure to path.png and path.svg (path without extension).
+func (f Figure) Save(path string) error {
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = f.Title, f.XLabel, f.YLabel
+	p.Add(plotter.NewGrid())
+	if f.LogY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{}
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, l := range f.Lines {
+		mean, min, max := summarise(l.Ys)
+		for _, v := range append(min, max...) {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		c := plotutil.Color(i)
+		if len(l.Ys) > 1 {
+			band, err := bandPolygon(l.X, min, max, c)
+			if err != nil {
+				return err
+			}
+			p.Add(band)
+		}
+		line, err := plotter.NewLine(xys(l.X, mean))
+		if err != nil {
+			return fmt.Errorf("%s: %v", l.Label, err)
+		}
+		line.Color = c
+		line.Width = vg.Points(1.2)
+		p.Add(line)
+		p.Legend.Add(l.Label, line)
+	}
+	for _, b := range f.Boundaries {
+		if math.IsInf(lo, 0) {
+			break
+		}
+		v, err := plotter.NewLine(plotter.XYs{{X: b, Y: lo}, {X: b, Y: hi}})
+		if err != nil {
+			return err
+		}
+		v.Color = color.Gray{Y: 200}
+		v.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(v)
+	}
+	p.Legend.Top = true
+	for _, ext := range []string{".png", ".svg"} {
+		if err := p.Save(8*vg.Inch, 4.5*vg.Inch, strings.TrimSuffix(path, filepath.Ext(path))+ext); err != nil {
+			return fmt.Errorf("%s%s: %v", path, ext, err)
+		}
+	}
+	return nil
+}
+
+// summarise returns the pointwise mean, min and max over seeds, skipping
+// non-finite values.
+func summarise(ys [][]float64) (mean, lo, hi []float64) {
+	n := len(ys[0])
+	mean, lo, hi = make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := 0; i < n; i++ {
+		var s float64
+		var k int
+		lo[i], hi[i] = math.Inf(1), math.Inf(-1)
+		for _, y := range ys {
+			if v := y[i]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+				s += v
+				k++
+				lo[i], hi[i] = math.Min(lo[i], v), math.Max(hi[i], v)
+			}
+		}
+		mean[i] = s / float64(k)
+		if k == 0 {
+			mean[i], lo[i], hi[i] = math.NaN(), math.NaN(), math.NaN()
+		}
+	}
+	return mean, lo, hi
+}
+
+func xys(x, y []float64) plotter.XYs {
+	pts := make(plotter.XYs, 0, len(x))
+	for i := range x {
+		if !math.IsNaN(y[i]) && !math.IsInf(y[i], 0) {
+			pts = append(pts, plotter.XY{X: x[i], Y: y[i]})
+		}
+	}
+	return pts
+}
+
+func bandPolygon(x, lo, hi []float64, c color.Color) (*plotter.Polygon, error) {
+	var pts plotter.XYs
+	for i := range x {
+		if !math.IsNaN(lo[i]) {
+			pts = append(pts, plotter.XY{X: x[i], Y: lo[i]})
+		}
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		if !math.IsNaN(hi[i]) {
+			pts = append(pts, plotter.XY{X: x[i], Y: hi[i]})
+		}
+	}
+	poly, err := plotter.NewPolygon(pts)
+	if err != nil {
+		return nil, err
+	}
+	r, g, b, _ := c.RGBA()
+	poly.Color = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 60}
+	poly.LineStyle.Width = 0
+	return poly, nil
+}
