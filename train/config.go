@@ -129,6 +129,11 @@ var Presets = map[string]func(*Config){
 	// quick preset"): at the paper's lr 1e-3 no small setting tried lost
 	// trainability under L2, while at 2e-2 vanilla L2 decays steadily over
 	// the 40 tasks.
+	// smoke: seconds long, for checking a pipeline end to end (tests use it).
+	"smoke": func(c *Config) {
+		c.Samples, c.Tasks, c.Epochs, c.Batch, c.Optimizer, c.LR, c.LogEvery = 300, 3, 2, 64, "adam", 1e-2, 5
+		c.Hidden = []int{16}
+	},
 	"quick": func(c *Config) {
 		c.Samples, c.Tasks, c.Epochs, c.Batch, c.Optimizer, c.LR = 2048, 40, 100, 256, "adam", 2e-2
 	},

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lot-toolkit/lot/experiments"
+	"github.com/lot-toolkit/lot/train"
+)
+
+func reproduceCommand() *cobra.Command {
+	var (
+		scale, out  string
+		seeds, jobs int
+	)
+	cmd := &cobra.Command{
+		Use:   "reproduce FIGURE...|all",
+		Short: "Run a figure's experiments, draw it and report which claims hold",
+		Long: fmt.Sprintf(`Runs every run a figure needs on a pool of --jobs worker processes, skipping
+runs that finished and resuming interrupted ones, then draws the figure and
+writes report.md under --out. Figures: %s.`, strings.Join(experiments.Names(), ", ")),
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, figs []string) error {
+			if out == "" {
+				return errors.New("--out: a directory is required")
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			err = experiments.Reproduce(cmd.Context(), exe, out, figs, scale, seeds, jobs,
+				func(s string) { fmt.Fprintln(os.Stderr, "lot reproduce: "+s) })
+			if errors.Is(err, train.ErrInterrupted) {
+				return fmt.Errorf("interrupted; run the same command again to continue")
+			}
+			if err == nil {
+				fmt.Printf("wrote %s/report.md\n", out)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&scale, "scale", "quick", "quick or paper")
+	cmd.Flags().IntVar(&seeds, "seeds", 1, "seeds per setting")
+	cmd.Flags().IntVar(&jobs, "jobs", 2, "runs at once (each uses one BLAS thread)")
+	cmd.Flags().StringVar(&out, "out", "", "directory for runs, figures and report.md")
+	return cmd
+}

@@ -1,0 +1,135 @@
+// Package experiments owns the reproduction of the paper's figures: which
+// runs each figure needs at each scale, running them on a pool of worker
+// processes (each run resumable, finished runs skipped), and drawing the
+// figure and its report from their logs.
+package experiments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/lot-toolkit/lot/train"
+)
+
+// Run is one training run of a figure.
+type Run struct {
+	Name   string // directory name under the reproduction's runs/
+	Group  string // the curve it belongs to (seeds averaged)
+	Config train.Config
+}
+
+// Figure is one figure of the paper.
+type Figure struct {
+	Name  string
+	Claim string // the paper's claim, one sentence
+	Runs  func(scale string, seeds int) []Run
+	// Report draws the figure under dir and returns its report section.
+	Report func(dir string, runs []Run) (string, error)
+}
+
+// Scales lists the accepted --scale values (smoke: seconds, for tests).
+var Scales = []string{"smoke", "quick", "paper"}
+
+// Base returns the config of a scale, as the preset of the same name.
+func Base(scale string) (train.Config, error) {
+	apply, ok := train.Presets[scale]
+	if !ok || !slices.Contains(Scales, scale) {
+		return train.Config{}, fmt.Errorf("--scale: unknown scale %q (want one of: %s)", scale, strings.Join(Scales, ", "))
+	}
+	c := train.Default()
+	apply(&c)
+	return c, nil
+}
+
+// Figures are the reproducible figures, by name.
+var Figures = map[string]Figure{}
+
+// Names lists the figures in order.
+func Names() []string {
+	var n []string
+	for k := range Figures {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// Execute runs every run that has not finished, jobs at a time, each as a
+// `lot run` process of the executable exe (so that runs are isolated and
+// an interrupted reproduction resumes each run where it stopped).
+func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log func(string)) error {
+	todo := make(chan Run)
+	errs := make(chan error, len(runs))
+	var wg sync.WaitGroup
+	for range max(jobs, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range todo {
+				if err := runOne(ctx, exe, filepath.Join(dir, "runs", r.Name), r, log); err != nil {
+					errs <- fmt.Errorf("run %s: %w", r.Name, err)
+				}
+			}
+		}()
+	}
+	for _, r := range runs {
+		if _, err := os.Stat(filepath.Join(dir, "runs", r.Name, "summary.json")); err == nil {
+			log("done already: " + r.Name)
+			continue
+		}
+		select {
+		case todo <- r:
+		case <-ctx.Done():
+		}
+	}
+	close(todo)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	if ctx.Err() != nil {
+		return train.ErrInterrupted
+	}
+	return errors.Join(all...)
+}
+
+func runOne(ctx context.Context, exe, out string, r Run, log func(string)) error {
+	args := []string{"run", "--out", out}
+	if _, err := os.Stat(filepath.Join(out, "config.yaml")); err == nil {
+		args = []string{"run", "--resume", out}
+		log("resuming: " + r.Name)
+	} else {
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		cfgPath := out + ".yaml"
+		if err := os.WriteFile(cfgPath, r.Config.Marshal(), 0o644); err != nil {
+			return err
+		}
+		args = append(args, "--config", cfgPath)
+		log("starting: " + r.Name)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) } // lets the run checkpoint
+	logFile, err := os.Create(out + ".log")
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%v (see %s.log)", err, out)
+	}
+	log("finished: " + r.Name)
+	return nil
+}
