@@ -245,19 +245,16 @@ func (r *run) startTask() error {
 func (r *run) loop(ctx context.Context) error {
 	cfg := r.cfg
 	B, D := cfg.Batch, r.stream.InputDim()
-	st, mon := r.st, r.mon
-	var ctrl *schedule.Controller
+	lp := &loopState{B: B, D: D, nb: (cfg.Samples + B - 1) / B, xb: make([]float32, B*D), yb: make([]int32, B),
+		lrs: make(map[string]float64, len(r.opt.Groups()))}
 	if cfg.Method == "scheduled" {
-		ctrl = schedule.New(r.opt, cfg.Schedule.Options())
+		lp.ctrl = schedule.New(r.opt, cfg.Schedule.Options())
 	}
-	xb, yb := make([]float32, B*D), make([]int32, B)
-	nb := (cfg.Samples + B - 1) / B
-	rep := r.opts.Reporter
+	rep, mon, nb := r.opts.Reporter, r.mon, lp.nb
 	if rep != nil {
 		rep.Start(cfg, int64(cfg.Tasks)*int64(cfg.Epochs)*int64(nb), r.pos.Step)
 		defer rep.Finish()
 	}
-	lrs := make(map[string]float64, len(r.opt.Groups()))
 	for r.pos.Task < cfg.Tasks {
 		task, err := r.stream.Task(r.pos.Task)
 		if err != nil {
@@ -286,61 +283,16 @@ func (r *run) loop(ctx context.Context) error {
 					return ErrInterrupted
 				default:
 				}
-				idx := order[r.pos.Batch*B : min((r.pos.Batch+1)*B, task.N)]
-				rows := len(idx)
-				for i, j := range idx {
-					copy(xb[i*D:(i+1)*D], task.X[j*D:(j+1)*D])
-					yb[i] = task.Y[j]
-				}
-				st.Reg = r.reg // startTask may have re-anchored it
-				logging := (r.pos.Step+1)%int64(cfg.LogEvery) == 0
-				loss, regLoss, correct := st.Gradient(xb[:rows*D], yb[:rows])
-				if logging && mon != nil {
-					mon.Before(st.Grad)
-				}
-				st.Opt.Step(r.m.Params, st.Grad)
-				r.pos.Step++
-				r.pos.Batch++
-				acc := float64(correct) / float64(rows)
-				r.pos.OnlineAccSum += acc
-				r.pos.OnlineBatches++
-				if logging {
-					for _, g := range r.opt.Groups() {
-						lrs[g.Name] = g.LR
-					}
-					row := MetricsRow{Step: r.pos.Step, Task: r.pos.Task, Epoch: r.pos.Epoch,
-						Loss: loss, RegLoss: regLoss, Acc: acc, LR: lrs}
-					if mon != nil {
-						row.Diag = mon.After()
-					}
-					if ctrl != nil {
-						row.Sched = ctrl.Step(row.Diag, r.pos.Epoch*nb+r.pos.Batch, cfg.Epochs*nb)
-					}
-					if err := r.metrics.writeJSON(row); err != nil {
-						return err
-					}
-					if rep != nil {
-						rep.Update(&r.pos, acc)
-					}
+				if err := r.step(lp, task, order); err != nil {
+					return err
 				}
 			}
 			r.pos.TrainSeconds += time.Since(t0).Seconds()
 			r.pos.Batch = 0
 			r.pos.Epoch++
 		}
-		row := TaskRow{Task: r.pos.Task, OnlineAcc: r.pos.OnlineAccSum / float64(max(r.pos.OnlineBatches, 1)), Steps: r.pos.Step}
-		row.FinalLoss, row.FinalAcc = Evaluate(r.m, task)
-		if mon != nil {
-			if rho := mon.TaskRho(); !math.IsNaN(rho) {
-				row.RhoHat = (*diagnostics.Num)(&rho)
-			}
-		}
-		row.WallSeconds = r.wall() - r.pos.TaskStartWall
-		if err := r.tasks.writeJSON(row); err != nil {
+		if err := r.finishTask(task); err != nil {
 			return err
-		}
-		if rep != nil {
-			rep.TaskDone(row)
 		}
 		r.pos.Task++
 		r.pos.Epoch, r.pos.Batch, r.pos.OnlineAccSum, r.pos.OnlineBatches = 0, 0, 0, 0
@@ -373,6 +325,81 @@ func regScale(reg regularize.Regularizer) float64 {
 		return 0
 	}
 	return reg.HessianScale()
+}
+
+// loopState is the training loop's scratch: batch buffers and the
+// controller.
+type loopState struct {
+	B, D, nb int
+	xb       []float32
+	yb       []int32
+	lrs      map[string]float64
+	ctrl     *schedule.Controller
+}
+
+// step trains on the position's batch of the epoch's order and, every
+// LogEvery steps, measures the diagnostics, lets the controller decide and
+// logs a metrics row.
+func (r *run) step(lp *loopState, task *data.Task, order []int) error {
+	cfg, st, mon, D := r.cfg, r.st, r.mon, lp.D
+	idx := order[r.pos.Batch*lp.B : min((r.pos.Batch+1)*lp.B, task.N)]
+	rows := len(idx)
+	for i, j := range idx {
+		copy(lp.xb[i*D:(i+1)*D], task.X[j*D:(j+1)*D])
+		lp.yb[i] = task.Y[j]
+	}
+	st.Reg = r.reg // startTask may have re-anchored it
+	logging := (r.pos.Step+1)%int64(cfg.LogEvery) == 0
+	loss, regLoss, correct := st.Gradient(lp.xb[:rows*D], lp.yb[:rows])
+	if logging && mon != nil {
+		mon.Before(st.Grad) // needs the batch's pass and the pre-update weights
+	}
+	st.Opt.Step(r.m.Params, st.Grad)
+	r.pos.Step++
+	r.pos.Batch++
+	acc := float64(correct) / float64(rows)
+	r.pos.OnlineAccSum += acc
+	r.pos.OnlineBatches++
+	if !logging {
+		return nil
+	}
+	for _, g := range r.opt.Groups() {
+		lp.lrs[g.Name] = g.LR
+	}
+	row := MetricsRow{Step: r.pos.Step, Task: r.pos.Task, Epoch: r.pos.Epoch,
+		Loss: loss, RegLoss: regLoss, Acc: acc, LR: lp.lrs}
+	if mon != nil {
+		row.Diag = mon.After()
+	}
+	if lp.ctrl != nil {
+		row.Sched = lp.ctrl.Step(row.Diag, r.pos.Epoch*lp.nb+r.pos.Batch, cfg.Epochs*lp.nb)
+	}
+	if err := r.metrics.writeJSON(row); err != nil {
+		return err
+	}
+	if r.opts.Reporter != nil {
+		r.opts.Reporter.Update(&r.pos, acc)
+	}
+	return nil
+}
+
+// finishTask evaluates the task's data and writes its tasks.jsonl row.
+func (r *run) finishTask(task *data.Task) error {
+	row := TaskRow{Task: r.pos.Task, OnlineAcc: r.pos.OnlineAccSum / float64(max(r.pos.OnlineBatches, 1)), Steps: r.pos.Step}
+	row.FinalLoss, row.FinalAcc = Evaluate(r.m, task)
+	if r.mon != nil {
+		if rho := r.mon.TaskRho(); !math.IsNaN(rho) {
+			row.RhoHat = (*diagnostics.Num)(&rho)
+		}
+	}
+	row.WallSeconds = r.wall() - r.pos.TaskStartWall
+	if err := r.tasks.writeJSON(row); err != nil {
+		return err
+	}
+	if r.opts.Reporter != nil {
+		r.opts.Reporter.TaskDone(row)
+	}
+	return nil
 }
 
 // Evaluate makes one pass over a task's data in evaluation mode (BatchNorm
