@@ -31,9 +31,16 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, scale strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out %s: %v", dir, err)
 	}
+	// Figures may share runs (Fig. 6 reads Fig. 5's): each runs once.
 	var all []Run
+	seen := map[string]bool{}
 	for _, f := range figs {
-		all = append(all, f.Runs(scale, seeds)...)
+		for _, r := range f.Runs(scale, seeds) {
+			if !seen[r.Name] {
+				seen[r.Name] = true
+				all = append(all, r)
+			}
+		}
 	}
 	if err := Execute(ctx, exe, dir, all, jobs, log); err != nil {
 		return err

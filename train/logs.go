@@ -137,3 +137,28 @@ func SeedGroups(dirs []string) ([][]string, error) {
 	}
 	return groups, nil
 }
+
+// CountValues counts the metrics.jsonl rows whose dotted path holds the
+// string value (a controller decision, say).
+func CountValues(dir, path, value string) (int, error) {
+	rows, err := readJSONLines(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, row := range rows {
+		var cur any = row
+		for _, k := range strings.Split(path, ".") {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				cur = nil
+				break
+			}
+			cur = m[k]
+		}
+		if s, ok := cur.(string); ok && s == value {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -13,7 +13,7 @@ import (
 // finds every run done and only redraws.
 func TestReproduceRunsSkipsAndReports(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "repro")
-	args := []string{"reproduce", "fig5", "--scale", "smoke", "--jobs", "2", "--out", out}
+	args := []string{"reproduce", "fig5", "fig6", "--scale", "smoke", "--jobs", "2", "--out", out}
 	if b, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
@@ -21,12 +21,16 @@ func TestReproduceRunsSkipsAndReports(t *testing.T) {
 	if err != nil || !strings.Contains(string(report), "| l2 | scheduled |") || !strings.Contains(string(report), "Does the claim hold") {
 		t.Fatalf("report.md:\n%s", report)
 	}
-	for _, f := range []string{"fig5-crelu.png", "fig5-l2.svg", "runs/fig5-wasserstein-scheduled-s0/summary.json"} {
+	if !strings.Contains(string(report), "## fig6") || !strings.Contains(string(report), "| l2 | fc1 |") {
+		t.Fatalf("report.md lacks Fig. 6:\n%s", report)
+	}
+	for _, f := range []string{"fig5-crelu.png", "fig5-l2.svg", "fig6-l2.png", "runs/fig5-wasserstein-scheduled-s0/summary.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b, err := exec.Command(binary, args...).CombinedOutput()
+	// Fig. 6 reuses Fig. 5's three scheduled runs, which run once.
 	if err != nil || strings.Count(string(b), "done already") != 9 || strings.Contains(string(b), "starting") {
 		t.Fatalf("second call should skip all nine runs:\n%s", b)
 	}
