@@ -8,12 +8,12 @@ import (
 	"testing"
 )
 
-// TestReproduceRunsSkipsAndReports runs Fig. 5 at the smoke scale: nine
-// runs on two worker processes, the figures and report.md; a second call
+// TestReproduceRunsSkipsAndReports runs every figure at the smoke scale:
+// twelve runs on two worker processes, the figures and report.md; a second call
 // finds every run done and only redraws.
 func TestReproduceRunsSkipsAndReports(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "repro")
-	args := []string{"reproduce", "fig5", "fig6", "--scale", "smoke", "--jobs", "2", "--out", out}
+	args := []string{"reproduce", "all", "--scale", "smoke", "--jobs", "2", "--out", out}
 	if b, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
@@ -24,14 +24,15 @@ func TestReproduceRunsSkipsAndReports(t *testing.T) {
 	if !strings.Contains(string(report), "## fig6") || !strings.Contains(string(report), "| l2 | fc1 |") {
 		t.Fatalf("report.md lacks Fig. 6:\n%s", report)
 	}
-	for _, f := range []string{"fig5-crelu.png", "fig5-l2.svg", "fig6-l2.png", "runs/fig5-wasserstein-scheduled-s0/summary.json"} {
+	for _, f := range []string{"fig5-crelu.png", "fig5-l2.svg", "fig6-l2.png", "fig3-task1.png", "fig4-l2.png", "fig12-tasks1-10.svg", "runs/fig5-wasserstein-scheduled-s0/summary.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b, err := exec.Command(binary, args...).CombinedOutput()
-	// Fig. 6 reuses Fig. 5's three scheduled runs, which run once.
-	if err != nil || strings.Count(string(b), "done already") != 9 || strings.Contains(string(b), "starting") {
+	// Fig. 6 reuses Fig. 5's scheduled runs and Figs. 3, 4, 11 and 12 share
+	// three vanilla runs with full diagnostics: 12 runs, each run once.
+	if err != nil || strings.Count(string(b), "done already") != 12 || strings.Contains(string(b), "starting") {
 		t.Fatalf("second call should skip all nine runs:\n%s", b)
 	}
 }

@@ -1,0 +1,166 @@
+package experiments
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/lot-toolkit/lot/plotting"
+	"github.com/lot-toolkit/lot/train"
+)
+
+// signalRuns are vanilla runs with full diagnostics, one per Fig. 5
+// setting: Figs. 3, 10–12 and 4 read their logged bounds.
+func signalRuns(scale string, seeds int) []Run {
+	base, _ := Base(scale)
+	var runs []Run
+	for _, m := range fig5Methods {
+		for s := 0; s < seeds; s++ {
+			c := base
+			c.Activation, c.Reg, c.Method, c.Seed = m.activation, m.reg, "vanilla", uint64(s)
+			c.Diagnostics.Level = "full"
+			runs = append(runs, Run{Name: fmt.Sprintf("signals-%s-vanilla-s%d", m.name, s), Group: m.name, Config: c})
+		}
+	}
+	return runs
+}
+
+func init() {
+	for _, f := range []struct{ name, setting, paper string }{
+		{"fig3", "l2", "Fig. 3 (and Fig. 10)"}, {"fig11", "crelu", "Fig. 11"}, {"fig12", "wasserstein", "Fig. 12"},
+	} {
+		setting := f.setting
+		Figures[f.name] = Figure{
+			Name: f.name,
+			Claim: f.paper + ": the first layer's effective step drifts upward across tasks and increasingly crosses the " +
+				"noise bound α_g* and the combined bound α̃* (" + setting + ").",
+			Runs: func(scale string, seeds int) []Run {
+				var out []Run
+				for _, r := range signalRuns(scale, seeds) {
+					if r.Group == setting {
+						out = append(out, r)
+					}
+				}
+				return out
+			},
+			Report: func(dir string, runs []Run) (string, error) { return boundsReport(dir, f.name, runs[0]) },
+		}
+	}
+}
+
+// boundsReport draws fc1's effective step against α_g*, α_vol* and α̃* over
+// task 1, tasks 1–10 and task 10 (seed 0), and tabulates per task how often
+// α exceeds each bound.
+func boundsReport(dir, name string, run Run) (string, error) {
+	rd := filepath.Join(dir, "runs", run.Name)
+	paths := []string{"alpha", "alpha_g", "alpha_vol", "alpha_tilde"}
+	series := map[string]train.Series{}
+	byStep := map[string]map[float64]float64{}
+	for _, p := range paths {
+		s, err := train.ReadSeries(rd, "diag.layers.fc1."+p)
+		if err != nil {
+			return "", err
+		}
+		series[p], byStep[p] = s, stepIndex(s)
+	}
+	ends := series["alpha"].TaskEnds
+	window := func(from, to int) (lo, hi float64) { // tasks from..to, 1-based
+		if from > 1 {
+			lo = ends[from-2]
+		}
+		return lo, ends[min(to, len(ends))-1]
+	}
+	panels := []struct {
+		suffix   string
+		from, to int
+	}{{"task1", 1, 1}, {"tasks1-10", 1, 10}, {"task10", 10, 10}}
+	var b strings.Builder
+	for _, pn := range panels {
+		if pn.from > len(ends) {
+			continue // a run shorter than 10 tasks has no task 10
+		}
+		lo, hi := window(pn.from, min(pn.to, len(ends)))
+		fig := plotting.Figure{Title: fmt.Sprintf("%s: fc1, %s (%s)", name, pn.suffix, run.Group), XLabel: "update step", YLabel: "effective step and bounds", LogY: true}
+		for _, p := range paths {
+			s := series[p]
+			var x, y []float64
+			for i := range s.X {
+				if s.X[i] > lo && s.X[i] <= hi && s.Y[i] > 0 {
+					x, y = append(x, s.X[i]), append(y, s.Y[i])
+				}
+			}
+			fig.Lines = append(fig.Lines, plotting.Line{Label: p, X: x, Ys: [][]float64{y}})
+		}
+		for _, e := range ends {
+			if e > lo && e < hi {
+				fig.Boundaries = append(fig.Boundaries, e)
+			}
+		}
+		if err := fig.Save(filepath.Join(dir, name+"-"+pn.suffix)); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "![%s](%s-%s.png) ", pn.suffix, name, pn.suffix)
+	}
+	b.WriteString("\n\nShare of logged steps at which fc1's α exceeds each bound, and the median α, by task (seed 0):\n\n")
+	b.WriteString("| task | α > α_g* | α > α_vol* | α > α̃* | median α | median α̃* |\n|---|---|---|---|---|---|\n")
+	for t := 1; t <= len(ends); t++ {
+		if t > 3 && t%5 != 0 && t != len(ends) {
+			continue
+		}
+		lo, hi := window(t, t)
+		var n, g, v, c int
+		var as, ts []float64
+		a := series["alpha"]
+		for i := range a.X {
+			if a.X[i] <= lo || a.X[i] > hi {
+				continue
+			}
+			n++
+			at := func(p string) float64 { return valueAt(byStep[p], a.X[i]) }
+			if a.Y[i] > at("alpha_g") {
+				g++
+			}
+			if a.Y[i] > at("alpha_vol") {
+				v++
+			}
+			if a.Y[i] > at("alpha_tilde") {
+				c++
+			}
+			as, ts = append(as, a.Y[i]), append(ts, at("alpha_tilde"))
+		}
+		if n == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f | %.3g | %.3g |\n", t, float64(g)/float64(n), float64(v)/float64(n), float64(c)/float64(n), median(as), median(ts))
+	}
+	return b.String(), nil
+}
+
+// stepIndex maps a series' steps to its values.
+func stepIndex(s train.Series) map[float64]float64 {
+	m := make(map[float64]float64, len(s.X))
+	for i, x := range s.X {
+		m[x] = s.Y[i]
+	}
+	return m
+}
+
+// valueAt returns the value at step x, NaN if that row had none (a null
+// bound, before any volatility, so that comparisons with it are false).
+func valueAt(m map[float64]float64, x float64) float64 {
+	if v, ok := m[x]; ok {
+		return v
+	}
+	return math.NaN()
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	c := slices.Clone(v)
+	slices.Sort(c)
+	return c[len(c)/2]
+}
