@@ -77,10 +77,16 @@ func fitted(pred, acc []float64) ([]float64, float64) {
 		spa += (pred[i] - mp) * (acc[i] - ma)
 		saa += (acc[i] - ma) * (acc[i] - ma)
 	}
-	slope := 0.0
-	if spp > 0 {
-		slope = spa / spp
+	if spp < 1e-12 {
+		// A constant predictor (every step over the bound, say) carries no
+		// information: no fit, no correlation.
+		out := make([]float64, len(pred))
+		for i := range out {
+			out[i] = math.NaN()
+		}
+		return out, math.NaN()
 	}
+	slope := spa / spp
 	out := make([]float64, len(pred))
 	for i := range pred {
 		out[i] = ma + slope*(pred[i]-mp)
@@ -128,9 +134,15 @@ func fig4Report(dir string, runs []Run) (string, error) {
 			return s
 		}
 		k := min(5, len(rho))
-		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", r.Group, rs["alpha_g"], rs["alpha_vol"], rs["alpha_tilde"], mean(rho[:k]), mean(rho[len(rho)-k:]))
+		cell := func(r float64) string {
+			if math.IsNaN(r) {
+				return "saturated"
+			}
+			return fmt.Sprintf("%.2f", r)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.2f | %.2f |\n", r.Group, cell(rs["alpha_g"]), cell(rs["alpha_vol"]), cell(rs["alpha_tilde"]), mean(rho[:k]), mean(rho[len(rho)-k:]))
 	}
 	b.WriteString("\n![crelu](fig4-crelu.png) ![l2](fig4-l2.png) ![wasserstein](fig4-wasserstein.png)\n\n")
-	b.WriteString("The claim holds where the α̃* column is the most negative of the three in every row.\n")
+	b.WriteString("The claim holds where the α̃* column is the most negative of the three in every row. \"saturated\": α exceeded that bound at (nearly) every logged step of every task, so the share is constant and predicts nothing.\n")
 	return b.String(), nil
 }
