@@ -94,8 +94,13 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(opts.Out, "config.yaml")); err == nil {
-		return nil, fmt.Errorf("--out %s: already holds a run; continue it with --resume %s, or choose another directory", opts.Out, opts.Out)
+	if prev, err := ReadConfigOf(opts.Out); err == nil {
+		// The same run again (rerunning a command, say) continues it, and
+		// a finished one is left as it is; a different run is refused.
+		if prev.Hash() == cfg.Hash() {
+			return Resume(ctx, opts.Out, opts)
+		}
+		return nil, fmt.Errorf("--out %s: already holds a different run; continue it with --resume %s, or choose another directory", opts.Out, opts.Out)
 	}
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("--out %s: %v", opts.Out, err)
@@ -162,6 +167,9 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 		return nil, err
 	}
 	ckpt := filepath.Join(opts.Out, checkpointName)
+	if _, statErr := os.Stat(ckpt); resume && os.IsNotExist(statErr) {
+		resume = false // stopped before its first checkpoint: start afresh
+	}
 	if resume {
 		if r.pos, err = loadCheckpoint(ckpt, r.m, r.opt, r.anchor, r.mon); err != nil {
 			return nil, fmt.Errorf("--resume %s: %v", opts.Out, err)

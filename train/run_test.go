@@ -175,3 +175,21 @@ func compareTensors(t *testing.T, a, b string) {
 		}
 	}
 }
+
+// TestRunAgainContinuesOrRefuses: the same config in the same directory
+// resumes (and a finished run stays as it is); another config is refused.
+func TestRunAgainContinuesOrRefuses(t *testing.T) {
+	cfg := small()
+	dir := filepath.Join(t.TempDir(), "r")
+	first := mustRun(t, cfg, dir)
+	before, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	again := mustRun(t, cfg, dir)
+	after, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if string(before) != string(after) || again.Steps != first.Steps {
+		t.Fatal("rerunning a finished run changed it")
+	}
+	cfg.LR *= 2
+	if _, err := Run(context.Background(), cfg, Options{Out: dir}); err == nil {
+		t.Fatal("a different config was accepted into an existing run directory")
+	}
+}
