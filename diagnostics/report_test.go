@@ -2,6 +2,7 @@ package diagnostics
 
 import (
 	"encoding/json"
+	"github.com/lot-toolkit/lot/internal/finitediff"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -135,45 +136,17 @@ func (r ref64) sampleGrads(p []float64) [][]float64 {
 	B := r.rows
 	G := make([][]float64, B)
 	for i := 0; i < B; i++ {
-		G[i] = make([]float64, len(p))
 		P := r.shared(p)
-		own := slices.Clone(p)
-		P[i] = own
-		for k := range p {
-			own[k] = p[k] + h
-			fp, _ := r.loss(P)
-			own[k] = p[k] - h
-			fm, _ := r.loss(P)
-			own[k] = p[k]
-			G[i][k] = float64(B) * (fp - fm) / (2 * h)
-		}
+		P[i] = slices.Clone(p)
+		G[i] = finitediff.Gradient(func([]float64) float64 { l, _ := r.loss(P); return float64(B) * l }, P[i], h)
 	}
 	return G
 }
 
 // hessian is the dense Hessian of the batch loss by second central
-// differences, as in model's tests.
+// differences.
 func (r ref64) hessian(p []float64) []float64 {
-	n := len(p)
-	H := make([]float64, n*n)
-	const h = 1e-4
-	p = slices.Clone(p)
-	f := func() float64 { l, _ := r.loss(r.shared(p)); return l }
-	for i := 0; i < n; i++ {
-		for j := i; j < n; j++ {
-			pi, pj := p[i], p[j]
-			var v float64
-			for _, s := range [4][3]float64{{1, 1, 1}, {1, -1, -1}, {-1, 1, -1}, {-1, -1, 1}} {
-				p[i] += s[0] * h
-				p[j] += s[1] * h
-				v += s[2] * f()
-				p[i], p[j] = pi, pj
-			}
-			H[i*n+j] = v / (4 * h * h)
-			H[j*n+i] = H[i*n+j]
-		}
-	}
-	return H
+	return finitediff.Hessian(func(q []float64) float64 { l, _ := r.loss(r.shared(q)); return l }, slices.Clone(p), 1e-4)
 }
 
 // topEig is the largest eigenvalue of the symmetric block H[lo:hi, lo:hi].

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/lot-toolkit/lot/internal/finitediff"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -149,16 +150,9 @@ func TestGradientAgainstFloat64CentralDifferences(t *testing.T) {
 			if ref := refLoss(spec, p64, x64, y, rows); math.Abs(ref-loss) > 1e-5*(1+math.Abs(ref)) {
 				t.Fatalf("%s bn=%v: loss %v, float64 reference %v", a, bn, loss, ref)
 			}
-			const h = 1e-6
+			fds := finitediff.Gradient(func(q []float64) float64 { return refLoss(spec, q, x64, y, rows) }, p64, 1e-6)
 			var maxErr float64
-			for i := range p64 {
-				orig := p64[i]
-				p64[i] = orig + h
-				up := refLoss(spec, p64, x64, y, rows)
-				p64[i] = orig - h
-				down := refLoss(spec, p64, x64, y, rows)
-				p64[i] = orig
-				fd := (up - down) / (2 * h)
+			for i, fd := range fds {
 				err := math.Abs(fd-float64(grad[i])) / (1e-3 + math.Abs(fd))
 				maxErr = math.Max(maxErr, err)
 				if err > 2e-4 {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/lot-toolkit/lot/internal/finitediff"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -9,25 +10,7 @@ import (
 // denseHessian builds the Hessian of the float64 reference loss by second
 // central differences: independent of the R-operator in every respect.
 func denseHessian(spec Spec, p, x []float64, y []int32, rows int) []float64 {
-	n := len(p)
-	H := make([]float64, n*n)
-	const h = 1e-4
-	f := func() float64 { return refLoss(spec, p, x, y, rows) }
-	for i := 0; i < n; i++ {
-		for j := i; j < n; j++ {
-			pi, pj := p[i], p[j]
-			var v float64
-			for _, s := range [4][3]float64{{1, 1, 1}, {1, -1, -1}, {-1, 1, -1}, {-1, -1, 1}} {
-				p[i] += s[0] * h
-				p[j] += s[1] * h
-				v += s[2] * f()
-				p[i], p[j] = pi, pj
-			}
-			H[i*n+j] = v / (4 * h * h)
-			H[j*n+i] = H[i*n+j]
-		}
-	}
-	return H
+	return finitediff.Hessian(func(q []float64) float64 { return refLoss(spec, q, x, y, rows) }, p, 1e-4)
 }
 
 // TestHVPAgainstDenseFloat64Hessian checks full-network and per-group

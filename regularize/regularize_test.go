@@ -1,6 +1,7 @@
 package regularize
 
 import (
+	"github.com/lot-toolkit/lot/internal/finitediff"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -66,15 +67,8 @@ func TestRegularizerGradientsAgainstFloat64CentralDifferences(t *testing.T) {
 		if ref := refValue(kind, lambda, m, p, p0); math.Abs(ref-val) > 1e-5*ref {
 			t.Fatalf("%s: value %v, reference %v", kind, val, ref)
 		}
-		const h = 1e-7
-		for i := range p {
-			orig := p[i]
-			p[i] = orig + h
-			up := refValue(kind, lambda, m, p, p0)
-			p[i] = orig - h
-			down := refValue(kind, lambda, m, p, p0)
-			p[i] = orig
-			fd := (up - down) / (2 * h)
+		fds := finitediff.Gradient(func(q []float64) float64 { return refValue(kind, lambda, m, q, p0) }, p, 1e-7)
+		for i, fd := range fds {
 			if math.Abs(fd-float64(grad[i])) > 1e-4*(1+math.Abs(fd)) {
 				t.Fatalf("%s: param %d: grad %v, central difference %v", kind, i, grad[i], fd)
 			}

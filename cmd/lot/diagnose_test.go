@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/lot-toolkit/lot/checkpoint"
+	"github.com/lot-toolkit/lot/diagnostics"
 )
 
 const torchDir = "../../testdata/torch/diagnose"
@@ -100,43 +101,15 @@ func reportKeys(t *testing.T, raw string) (top []string, layers [][]string) {
 	return walk(0), layers
 }
 
+// torchExpected is testdata/torch/diagnose/expected.json: PyTorch's values
+// in the report's own shape.
 type torchExpected struct {
 	Cases map[string]struct {
-		Checkpoint string `json:"checkpoint"`
-		Activation string `json:"activation"`
-		BatchNorm  bool   `json:"batchnorm"`
-		Expected   struct {
-			Loss       float64 `json:"loss"`
-			GradNormSq float64 `json:"grad_norm_sq"`
-			GradNoise  float64 `json:"grad_noise"`
-			Sharpness  float64 `json:"sharpness"`
-			FisherRank float64 `json:"fisher_rank"`
-			Layers     []struct {
-				Name       string  `json:"name"`
-				GradNormSq float64 `json:"grad_norm_sq"`
-				GradNoise  float64 `json:"grad_noise"`
-				Sharpness  float64 `json:"sharpness"`
-				Use        float64 `json:"use"`
-				WeightNorm float64 `json:"weight_norm"`
-			} `json:"layers"`
-		} `json:"expected"`
+		Checkpoint string             `json:"checkpoint"`
+		Activation string             `json:"activation"`
+		BatchNorm  bool               `json:"batchnorm"`
+		Expected   diagnostics.Report `json:"expected"`
 	} `json:"cases"`
-}
-
-type diagJSON struct {
-	Loss       float64 `json:"loss"`
-	GradNormSq float64 `json:"grad_norm_sq"`
-	GradNoise  float64 `json:"grad_noise"`
-	Sharpness  float64 `json:"sharpness"`
-	FisherRank float64 `json:"fisher_rank"`
-	Layers     []struct {
-		Name       string  `json:"name"`
-		GradNormSq float64 `json:"grad_norm_sq"`
-		GradNoise  float64 `json:"grad_noise"`
-		Sharpness  float64 `json:"sharpness"`
-		Use        float64 `json:"use"`
-		WeightNorm float64 `json:"weight_norm"`
-	} `json:"layers"`
 }
 
 // TestDiagnoseMatchesPyTorch runs `lot diagnose --json` on PyTorch-trained
@@ -175,13 +148,14 @@ func TestDiagnoseMatchesPyTorch(t *testing.T) {
 				t.Fatalf("%s: layer keys %v, want %v", name, l, want)
 			}
 		}
-		var got diagJSON
+		var got diagnostics.Report
 		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 			t.Fatal(err)
 		}
 		e := c.Expected
-		cmp := func(field string, g, w, tol float64) {
+		cmp := func(field string, gn, wn diagnostics.Num, tol float64) {
 			t.Helper()
+			g, w := float64(gn), float64(wn)
 			d := math.Abs(g-w) / math.Abs(w)
 			if w == 0 {
 				d = math.Abs(g)
@@ -341,7 +315,7 @@ func TestDiagnoseLotRunCheckpoint(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: diagnose: %s", c.name, stderr)
 		}
-		var got diagJSON
+		var got diagnostics.Report
 		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 			t.Fatalf("%s: %v\n%s", c.name, err, stdout)
 		}
@@ -369,12 +343,12 @@ func TestDiagnoseLotRunCheckpoint(t *testing.T) {
 					s += float64(v) * float64(v)
 				}
 			}
-			if math.Abs(l.WeightNorm-math.Sqrt(s)) > 1e-9*math.Sqrt(s) {
+			if math.Abs(float64(l.WeightNorm)-math.Sqrt(s)) > 1e-9*math.Sqrt(s) {
 				t.Errorf("%s: %s weight_norm %v, checkpoint %v", c.name, l.Name, l.WeightNorm, math.Sqrt(s))
 			}
 		}
-		for _, v := range []float64{got.Loss, got.GradNormSq, got.GradNoise, got.Sharpness, got.FisherRank} {
-			if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+		for _, n := range []diagnostics.Num{got.Loss, got.GradNormSq, got.GradNoise, got.Sharpness, got.FisherRank} {
+			if v := float64(n); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
 				t.Fatalf("%s: implausible report %s", c.name, stdout)
 			}
 		}
