@@ -8,11 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -53,14 +53,7 @@ func Base(scale string) (train.Config, error) {
 var Figures = map[string]Figure{}
 
 // Names lists the figures in order.
-func Names() []string {
-	var n []string
-	for k := range Figures {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
-}
+func Names() []string { return slices.Sorted(maps.Keys(Figures)) }
 
 // Execute runs every run that has not finished, jobs at a time, each as a
 // `lot run` process of the executable exe (so that runs are isolated and

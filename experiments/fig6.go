@@ -49,13 +49,9 @@ func fig6Report(dir string, runs []Run) (string, error) {
 			}
 			fig.Lines = append(fig.Lines, plotting.Line{Label: layer, X: s.X, Ys: [][]float64{s.Y}})
 			fig.Boundaries = s.TaskEnds
-			counts := map[string]int{}
-			for _, d := range []string{"cool", "warm", "hold"} {
-				c, err := train.CountValues(rd, "sched."+layer, d)
-				if err != nil {
-					return "", err
-				}
-				counts[d] = c
+			counts, err := train.CountValues(rd, "sched."+layer)
+			if err != nil {
+				return "", err
 			}
 			n := len(s.Y)
 			fmt.Fprintf(&b, "| %s | %s | %.3g | %.3g | %.3g | %d | %d | %d |\n", m.name, layer, s.Y[0], s.Y[n/2], s.Y[n-1], counts["cool"], counts["warm"], counts["hold"])

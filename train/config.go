@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -140,14 +141,7 @@ var Presets = map[string]func(*Config){
 }
 
 // PresetNames lists the presets, sorted.
-func PresetNames() []string {
-	var n []string
-	for k := range Presets {
-		n = append(n, k)
-	}
-	slices.Sort(n)
-	return n
-}
+func PresetNames() []string { return slices.Sorted(maps.Keys(Presets)) }
 
 // Validate returns one error naming the first bad field and its fault.
 func (c *Config) Validate() error {

@@ -138,27 +138,23 @@ func SeedGroups(dirs []string) ([][]string, error) {
 	return groups, nil
 }
 
-// CountValues counts the metrics.jsonl rows whose dotted path holds the
-// string value (a controller decision, say).
-func CountValues(dir, path, value string) (int, error) {
+// CountValues counts, over metrics.jsonl, how often the string at a dotted
+// path takes each value (a layer's controller decisions, say).
+func CountValues(dir, path string) (map[string]int, error) {
 	rows, err := readJSONLines(filepath.Join(dir, "metrics.jsonl"))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	counts := map[string]int{}
 	for _, row := range rows {
 		var cur any = row
 		for _, k := range strings.Split(path, ".") {
-			m, ok := cur.(map[string]any)
-			if !ok {
-				cur = nil
-				break
-			}
+			m, _ := cur.(map[string]any)
 			cur = m[k]
 		}
-		if s, ok := cur.(string); ok && s == value {
-			n++
+		if s, ok := cur.(string); ok {
+			counts[s]++
 		}
 	}
-	return n, nil
+	return counts, nil
 }
