@@ -1,7 +1,6 @@
 package optim
 
 import (
-	"fmt"
 	"math"
 )
 
@@ -124,18 +123,4 @@ func (s *SGD) Step(params, grad []float32) {
 			p[i] -= lr * d
 		}
 	}
-}
-
-// Validate checks hyperparameters, for clear errors before a run starts.
-func Validate(kind string, lr, momentum float64) error {
-	if !(lr > 0) || math.IsInf(lr, 0) {
-		return fmt.Errorf("learning rate must be a positive number, got %v", lr)
-	}
-	if kind != "adam" && kind != "sgd" {
-		return fmt.Errorf("unknown optimizer %q (want adam or sgd)", kind)
-	}
-	if momentum < 0 || momentum >= 1 {
-		return fmt.Errorf("momentum must be in [0, 1), got %v", momentum)
-	}
-	return nil
 }

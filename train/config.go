@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -17,7 +18,6 @@ import (
 	"github.com/lot-toolkit/lot/data"
 	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/model"
-	"github.com/lot-toolkit/lot/optim"
 	"github.com/lot-toolkit/lot/regularize"
 	"github.com/lot-toolkit/lot/schedule"
 )
@@ -180,14 +180,13 @@ func (c *Config) Validate() error {
 	if c.Init != string(model.InitTorch) && c.Init != string(model.InitKaimingNormal) {
 		return bad("init", "unknown init %q (want %s or %s)", c.Init, model.InitTorch, model.InitKaimingNormal)
 	}
-	if err := optim.Validate(c.Optimizer, c.LR, c.Momentum); err != nil {
-		field := "optimizer"
-		if strings.Contains(err.Error(), "learning rate") {
-			field = "lr"
-		} else if strings.Contains(err.Error(), "momentum") {
-			field = "momentum"
-		}
-		return bad(field, "%v", err)
+	switch {
+	case c.Optimizer != "adam" && c.Optimizer != "sgd":
+		return bad("optimizer", "unknown optimizer %q (want adam or sgd)", c.Optimizer)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return bad("lr", "learning rate must be a positive number, got %v", c.LR)
+	case c.Momentum < 0 || c.Momentum >= 1:
+		return bad("momentum", "must be in [0, 1), got %v", c.Momentum)
 	}
 	if !slices.Contains(regularize.Kinds, c.Reg) {
 		return bad("reg", "unknown regulariser %q (want one of: %s)", c.Reg, strings.Join(regularize.Kinds, ", "))
