@@ -245,16 +245,28 @@ func (mon *Monitor) thresholds(L *Layer, g int, g2, noise, B, agg float64) bool 
 	tilde := B * g2 / (noise + o.Beta*g2*vol)
 	crit := B * g2 / (noise + o.CodeC*g2*s)
 	L.AlphaTilde, L.AlphaCrit = ptr(Num(tilde)), ptr(Num(crit))
-	alpha, bound := float64(L.Alpha), tilde
-	if o.Alpha == "code" {
-		alpha = float64(L.AlphaCode)
-	}
-	if o.Threshold == "code" {
-		bound = crit
-	}
+	alpha, bound, _ := o.Compared(L)
 	exceed := alpha > bound
 	L.Exceed = &exceed
 	return exceed
+}
+
+// Compared returns the effective step and the bound that the options
+// compare (Alpha: paper or code; Threshold: α̃* or α_crit), and false when
+// the layer has no bound yet (before any volatility).
+func (o Options) Compared(L *Layer) (alpha, bound float64, ok bool) {
+	alpha = float64(L.Alpha)
+	if o.Alpha == "code" {
+		alpha = float64(L.AlphaCode)
+	}
+	b := L.AlphaTilde
+	if o.Threshold == "code" {
+		b = L.AlphaCrit
+	}
+	if b == nil {
+		return alpha, 0, false
+	}
+	return alpha, float64(*b), true
 }
 
 // TaskRho returns the current task's predicted-LoT fraction ρ̂ (App. C.2):

@@ -5,6 +5,7 @@
 package experiments
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -33,6 +35,9 @@ type Figure struct {
 	Runs  func(scale string, seeds int) []Run
 	// Report draws the figure under dir and returns its report section.
 	Report func(dir string, runs []Run) (string, error)
+	// Extra marks an experiment of lot's own, not a figure of the paper:
+	// it runs only when named, not with "all".
+	Extra bool
 }
 
 // Scales lists the accepted --scale values (smoke: seconds, for tests).
@@ -52,8 +57,14 @@ func Base(scale string) (train.Config, error) {
 // Figures are the reproducible figures, by name.
 var Figures = map[string]Figure{}
 
-// Names lists the figures in order.
-func Names() []string { return slices.Sorted(maps.Keys(Figures)) }
+// Names lists the figures in the paper's order (fig2 before fig11).
+func Names() []string {
+	return slices.SortedFunc(maps.Keys(Figures), func(a, b string) int {
+		na, _ := strconv.Atoi(strings.TrimPrefix(a, "fig"))
+		nb, _ := strconv.Atoi(strings.TrimPrefix(b, "fig"))
+		return cmp.Or(cmp.Compare(na, nb), cmp.Compare(a, b))
+	})
+}
 
 // Execute runs every run that has not finished, jobs at a time, each as a
 // `lot run` process of the executable exe (so that runs are isolated and

@@ -2,26 +2,21 @@ package experiments
 
 import (
 	"fmt"
-	"math"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/lot-toolkit/lot/plotting"
 	"github.com/lot-toolkit/lot/train"
 )
 
-// signalRuns are vanilla runs with full diagnostics, one per Fig. 5
-// setting: Figs. 3, 10–12 and 4 read their logged bounds.
+// signalRuns are Fig. 5's vanilla runs, logged with full diagnostics: Figs.
+// 3, 10–12 and 4 read their bounds. Group is the setting's name.
 func signalRuns(scale string, seeds int) []Run {
-	base, _ := Base(scale)
 	var runs []Run
-	for _, m := range fig5Methods {
-		for s := 0; s < seeds; s++ {
-			c := base
-			c.Activation, c.Reg, c.Method, c.Seed = m.activation, m.reg, "vanilla", uint64(s)
-			c.Diagnostics.Level = "full"
-			runs = append(runs, Run{Name: fmt.Sprintf("signals-%s-vanilla-s%d", m.name, s), Group: m.name, Config: c})
+	for _, r := range fig5Runs(scale, seeds) {
+		if r.Config.Method == "vanilla" {
+			r.Group = strings.TrimSuffix(r.Group, "/vanilla")
+			runs = append(runs, r)
 		}
 	}
 	return runs
@@ -136,31 +131,4 @@ func boundsReport(dir, name string, run Run) (string, error) {
 		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f | %.3g | %.3g |\n", t, float64(g)/float64(n), float64(v)/float64(n), float64(c)/float64(n), median(as), median(ts))
 	}
 	return b.String(), nil
-}
-
-// stepIndex maps a series' steps to its values.
-func stepIndex(s train.Series) map[float64]float64 {
-	m := make(map[float64]float64, len(s.X))
-	for i, x := range s.X {
-		m[x] = s.Y[i]
-	}
-	return m
-}
-
-// valueAt returns the value at step x, NaN if that row had none (a null
-// bound, before any volatility, so that comparisons with it are false).
-func valueAt(m map[float64]float64, x float64) float64 {
-	if v, ok := m[x]; ok {
-		return v
-	}
-	return math.NaN()
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	c := slices.Clone(v)
-	slices.Sort(c)
-	return c[len(c)/2]
 }

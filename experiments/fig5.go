@@ -2,12 +2,10 @@ package experiments
 
 import (
 	"fmt"
-	"math"
 	"path/filepath"
 	"strings"
 
 	"github.com/lot-toolkit/lot/plotting"
-	"github.com/lot-toolkit/lot/train"
 )
 
 // fig5Methods are Fig. 5's three settings.
@@ -35,12 +33,15 @@ func init() {
 func fig5Runs(scale string, seeds int) []Run {
 	base, _ := Base(scale)
 	var runs []Run
-	for _, m := range fig5Methods {
-		for _, v := range fig5Variants {
+	// Variants outermost: the scheduled runs, slowest, start last.
+	for _, v := range fig5Variants {
+		for _, m := range fig5Methods {
 			for s := 0; s < seeds; s++ {
 				c := base
 				c.Activation, c.Reg, c.Method, c.Seed = m.activation, m.reg, v, uint64(s)
-				if v == "scheduled" {
+				// Full diagnostics for vanilla too: Figs. 3, 4, 9–12 read the
+				// vanilla runs' bounds and ranks, so they need no runs of their own.
+				if v != "reset-optimizer" {
 					c.Diagnostics.Level = "full"
 				}
 				runs = append(runs, Run{Name: fmt.Sprintf("fig5-%s-%s-s%d", m.name, v, s), Group: m.name + "/" + v, Config: c})
@@ -48,37 +49,6 @@ func fig5Runs(scale string, seeds int) []Run {
 		}
 	}
 	return runs
-}
-
-// groupSeries reads metric of every run and gathers the seeds of each group.
-func groupSeries(dir string, runs []Run, metric string) (map[string]*plotting.Line, error) {
-	lines := map[string]*plotting.Line{}
-	for _, r := range runs {
-		s, err := train.ReadSeries(filepath.Join(dir, "runs", r.Name), metric)
-		if err != nil {
-			return nil, err
-		}
-		l, ok := lines[r.Group]
-		if !ok {
-			l = &plotting.Line{Label: r.Group, X: s.X}
-			lines[r.Group] = l
-		}
-		if len(s.Y) != len(l.X) {
-			return nil, fmt.Errorf("run %s: %d values of %s, its group has %d", r.Name, len(s.Y), metric, len(l.X))
-		}
-		l.Ys = append(l.Ys, s.Y)
-	}
-	return lines, nil
-}
-
-// at returns the mean and the min–max half-range over seeds at index i.
-func at(l *plotting.Line, i int) (mean, spread float64) {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, y := range l.Ys {
-		mean += y[i] / float64(len(l.Ys))
-		lo, hi = math.Min(lo, y[i]), math.Max(hi, y[i])
-	}
-	return mean, (hi - lo) / 2
 }
 
 func fig5Report(dir string, runs []Run) (string, error) {

@@ -8,17 +8,34 @@ import (
 	"strings"
 )
 
-// Reproduce runs and reports the named figures ("all" for every one) at a
-// scale, writing runs/, the figures and report.md under dir.
+// ReportName is the report file of a call: report.md for "all", else
+// report-NAME[-NAME...].md, so that naming one figure does not overwrite the
+// whole reproduction's report.
+func ReportName(names []string) string {
+	if len(names) == 1 && names[0] == "all" {
+		return "report.md"
+	}
+	return "report-" + strings.Join(names, "-") + ".md"
+}
+
+// Reproduce runs and reports the named figures ("all" for every figure of
+// the paper) at a scale, writing runs/, the figures and ReportName(names)
+// under dir.
 func Reproduce(ctx context.Context, exe, dir string, names []string, scale string, seeds, jobs int, log func(string)) error {
 	if _, err := Base(scale); err != nil {
 		return err
 	}
+	report := ReportName(names)
 	if seeds < 1 || jobs < 1 {
 		return fmt.Errorf("--seeds and --jobs must be at least 1")
 	}
 	if len(names) == 1 && names[0] == "all" {
-		names = Names()
+		names = nil
+		for _, n := range Names() {
+			if !Figures[n].Extra {
+				names = append(names, n)
+			}
+		}
 	}
 	var figs []Figure
 	for _, n := range names {
@@ -54,5 +71,5 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, scale strin
 		}
 		fmt.Fprintf(&b, "\n## %s\n\nPaper's claim: %s\n\n%s", f.Name, f.Claim, section)
 	}
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(b.String()), 0o644)
+	return os.WriteFile(filepath.Join(dir, report), []byte(b.String()), 0o644)
 }

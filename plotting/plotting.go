@@ -6,7 +6,9 @@ package plotting
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -14,6 +16,9 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 // Line is one curve: its label, X, and one Y slice per seed (all the same
@@ -33,7 +38,55 @@ type Figure struct {
 }
 
 // Save writes the figure to path.png and path.svg (path without extension).
-func (f Figure) Save(path string) error {
+func (f Figure) Save(path string) error { return SaveStack(path, f) }
+
+// SaveStack writes figures stacked top to bottom, their axes aligned, as one
+// image at path.png and path.svg (path without extension): a metric above
+// the accuracy it is meant to explain, for instance.
+func SaveStack(path string, figs ...Figure) error {
+	plots := make([][]*plot.Plot, len(figs))
+	for i, f := range figs {
+		p, err := f.plot()
+		if err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		plots[i] = []*plot.Plot{p}
+	}
+	w, h := 8*vg.Inch, 4.5*vg.Inch+3.5*vg.Inch*vg.Length(len(figs)-1)
+	tiles := draw.Tiles{Rows: len(figs), Cols: 1, PadY: 4 * vg.Millimeter, PadTop: vg.Millimeter, PadBottom: vg.Millimeter, PadLeft: vg.Millimeter, PadRight: vg.Millimeter}
+	base := strings.TrimSuffix(path, filepath.Ext(path))
+	for _, out := range []struct {
+		ext    string
+		canvas interface {
+			vg.CanvasSizer
+			io.WriterTo
+		}
+	}{{".png", vgimg.PngCanvas{Canvas: vgimg.New(w, h)}}, {".svg", vgsvg.New(w, h)}} {
+		canvases := plot.Align(plots, tiles, draw.New(out.canvas))
+		for i := range plots {
+			plots[i][0].Draw(canvases[i][0])
+		}
+		if err := writeFile(base+out.ext, out.canvas); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFile(path string, w io.WriterTo) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := w.WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return f.Close()
+}
+
+// plot builds the figure's axes, lines, bands and boundaries.
+func (f Figure) plot() (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = f.Title, f.XLabel, f.YLabel
 	p.Add(plotter.NewGrid())
@@ -43,21 +96,25 @@ func (f Figure) Save(path string) error {
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, l := range f.Lines {
-		mean, min, max := summarise(l.Ys)
+		ys := l.Ys
+		if f.LogY { // a log axis cannot show values ≤ 0
+			ys = positive(ys)
+		}
+		mean, min, max := summarise(ys)
 		for _, v := range append(min, max...) {
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
 		c := plotutil.Color(i)
-		if len(l.Ys) > 1 {
+		if len(ys) > 1 {
 			band, err := bandPolygon(l.X, min, max, c)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			p.Add(band)
 		}
 		line, err := plotter.NewLine(xys(l.X, mean))
 		if err != nil {
-			return fmt.Errorf("%s: %v", l.Label, err)
+			return nil, fmt.Errorf("%s: %v", l.Label, err)
 		}
 		line.Color = c
 		line.Width = vg.Points(1.2)
@@ -70,19 +127,29 @@ func (f Figure) Save(path string) error {
 		}
 		v, err := plotter.NewLine(plotter.XYs{{X: b, Y: lo}, {X: b, Y: hi}})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		v.Color = color.Gray{Y: 200}
 		v.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
 		p.Add(v)
 	}
 	p.Legend.Top = true
-	for _, ext := range []string{".png", ".svg"} {
-		if err := p.Save(8*vg.Inch, 4.5*vg.Inch, strings.TrimSuffix(path, filepath.Ext(path))+ext); err != nil {
-			return fmt.Errorf("%s%s: %v", path, ext, err)
+	return p, nil
+}
+
+// positive copies ys with values ≤ 0 made NaN (skipped when drawn).
+func positive(ys [][]float64) [][]float64 {
+	out := make([][]float64, len(ys))
+	for i, y := range ys {
+		out[i] = make([]float64, len(y))
+		for j, v := range y {
+			out[i][j] = v
+			if v <= 0 {
+				out[i][j] = math.NaN()
+			}
 		}
 	}
-	return nil
+	return out
 }
 
 // summarise returns the pointwise mean, min and max over seeds, skipping

@@ -2,6 +2,7 @@ package plotting
 
 import (
 	"bytes"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -27,4 +28,40 @@ func TestSummariseSkipsNonFinite(t *testing.T) {
 	if mean[0] != 2 || lo[0] != 1 || hi[0] != 3 || mean[1] != 5 || lo[1] != 5 {
 		t.Fatalf("mean %v lo %v hi %v", mean, lo, hi)
 	}
+}
+
+func TestSaveStackDrawsEveryPanel(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "stack")
+	top := Figure{Title: "metric", YLabel: "vol", LogY: true,
+		Lines: []Line{{Label: "lr 0.01", X: []float64{1, 2, 3}, Ys: [][]float64{{0, 1, 10}}}}}
+	bottom := Figure{Title: "accuracy", YLabel: "acc", Lines: []Line{{Label: "acc line", X: []float64{1, 2, 3}, Ys: [][]float64{{0.5, 0.4, 0.3}}}}}
+	if err := SaveStack(out, top, bottom); err != nil {
+		t.Fatal(err)
+	}
+	svg, _ := os.ReadFile(out + ".svg")
+	for _, want := range []string{"lr 0.01", "acc line", "metric", "accuracy"} {
+		if !bytes.Contains(svg, []byte(want)) {
+			t.Fatalf("stacked SVG lacks %q", want)
+		}
+	}
+	one := filepath.Join(t.TempDir(), "one")
+	if err := bottom.Save(one); err != nil {
+		t.Fatal(err)
+	}
+	if h1, h2 := pngHeight(t, one+".png"), pngHeight(t, out+".png"); h2 <= h1 {
+		t.Fatalf("two panels are %d px high, one panel %d", h2, h1)
+	}
+}
+
+func pngHeight(t *testing.T, path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return cfg.Height
 }

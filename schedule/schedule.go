@@ -83,13 +83,16 @@ const (
 
 // Controller applies Alg. 1 to an optimiser's groups.
 type Controller struct {
-	opts Options
-	opt  optim.Optimizer
+	opts    Options
+	opt     optim.Optimizer
+	signals diagnostics.Options
 }
 
-// New makes a controller over opt's parameter groups.
-func New(opt optim.Optimizer, opts Options) *Controller {
-	return &Controller{opts: opts.WithDefaults(), opt: opt}
+// New makes a controller over opt's parameter groups. It compares the
+// effective step and the bound that signals selects (the paper's α and α̃*
+// by default; see diagnostics.Options.Compared).
+func New(opt optim.Optimizer, opts Options, signals diagnostics.Options) *Controller {
+	return &Controller{opts: opts.WithDefaults(), opt: opt, signals: signals.WithDefaults()}
 }
 
 // Step decides every layer from one row of full diagnostics, taken at step
@@ -103,9 +106,10 @@ func (c *Controller) Step(row *diagnostics.Row, stepInTask, taskSteps int) map[s
 	for g, grp := range c.opt.Groups() {
 		L, ok := row.Layers[grp.Name]
 		d := Hold
-		if ok && L.AlphaTilde != nil {
-			alpha, safe := float64(L.Alpha), float64(*L.AlphaTilde)
+		if ok {
+			alpha, safe, bounded := c.signals.Compared(L)
 			switch {
+			case !bounded: // no volatility yet: hold
 			case alpha > o.Gamma*safe && alpha > o.Floor:
 				d = Cool
 				c.opt.SetLR(g, grp.LR*o.Cool)

@@ -16,7 +16,7 @@ func TestAlgorithm1(t *testing.T) {
 		{Name: "a", Offset: 0, Len: 1, LR: 1}, {Name: "b", Offset: 1, Len: 1, LR: 1},
 		{Name: "c", Offset: 2, Len: 1, LR: 1}, {Name: "d", Offset: 3, Len: 1, LR: 1},
 	})
-	c := New(opt, Options{Floor: 0.12})
+	c := New(opt, Options{Floor: 0.12}, diagnostics.Options{})
 	row := &diagnostics.Row{Layers: map[string]*diagnostics.Layer{
 		"a": {Alpha: 0.9, AlphaTilde: num(1)},   // 0.9 > 0.8·1 and > floor: cool
 		"b": {Alpha: 0.1, AlphaTilde: num(0.1)}, // above γ·α̃* = 0.08 but below the floor, and not below r·γ·α̃*: hold
@@ -39,5 +39,34 @@ func TestAlgorithm1(t *testing.T) {
 	// Late in the task nobody warms.
 	if d := c.Step(row, 50, 100)["c"]; d != Hold {
 		t.Errorf("late, layer c: %s, want hold", d)
+	}
+}
+
+// TestComparesTheConfiguredSignals: with --alpha-variant code and
+// --threshold code the controller compares α_code with α_crit, not the
+// paper's α with α̃*.
+func TestComparesTheConfiguredSignals(t *testing.T) {
+	layer := &diagnostics.Layer{Alpha: 10, AlphaCode: 0.01, AlphaTilde: num(1), AlphaCrit: num(0.5)}
+	for _, tc := range []struct {
+		signals diagnostics.Options
+		want    Decision
+	}{
+		{diagnostics.Options{}, Cool},                                 // 10 > 0.8·1
+		{diagnostics.Options{Alpha: "code"}, Warm},                    // 0.01 < 0.3·0.8·1
+		{diagnostics.Options{Alpha: "code", Threshold: "code"}, Warm}, // 0.01 < 0.3·0.8·0.5
+		{diagnostics.Options{Threshold: "code"}, Cool},                // 10 > 0.8·0.5
+		{diagnostics.Options{Alpha: "code", Threshold: "code", Level: diagnostics.Full}, Warm},
+	} {
+		opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
+		c := New(opt, Options{}, tc.signals)
+		if got := c.Step(&diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": layer}}, 0, 100)["a"]; got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.signals, got, tc.want)
+		}
+	}
+	// A bound of the code's kind that is missing holds the layer.
+	opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
+	c := New(opt, Options{}, diagnostics.Options{Threshold: "code"})
+	if got := c.Step(&diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": {Alpha: 10, AlphaTilde: num(1)}}}, 0, 100)["a"]; got != Hold {
+		t.Errorf("no α_crit: %s, want hold", got)
 	}
 }

@@ -256,7 +256,8 @@ func (r *run) loop(ctx context.Context) error {
 	lp := &loopState{B: B, D: D, nb: (cfg.Samples + B - 1) / B, xb: make([]float32, B*D), yb: make([]int32, B),
 		lrs: make(map[string]float64, len(r.opt.Groups()))}
 	if cfg.Method == "scheduled" {
-		lp.ctrl = schedule.New(r.opt, cfg.Schedule.Options())
+		signals, _ := cfg.Diagnostics.Options() // validated with the config
+		lp.ctrl = schedule.New(r.opt, cfg.Schedule.Options(), signals)
 	}
 	rep, mon, nb := r.opts.Reporter, r.mon, lp.nb
 	if rep != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,7 +23,10 @@ func reproduceCommand() *cobra.Command {
 		Short: "Run a figure's experiments, draw it and report which claims hold",
 		Long: fmt.Sprintf(`Runs every run a figure needs on a pool of --jobs worker processes, skipping
 runs that finished and resuming interrupted ones, then draws the figure and
-writes report.md under --out. Figures: %s.`, strings.Join(experiments.Names(), ", ")),
+writes report.md (for "all"; report-FIGURE.md for named figures) under --out.
+"all" is every figure of the paper; "scheduler" is lot's own experiment that
+chose the controller's defaults and runs only when named.
+Figures: %s.`, strings.Join(experiments.Names(), ", ")),
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, figs []string) error {
 			if out == "" {
@@ -38,7 +42,7 @@ writes report.md under --out. Figures: %s.`, strings.Join(experiments.Names(), "
 				return fmt.Errorf("interrupted; run the same command again to continue")
 			}
 			if err == nil {
-				fmt.Printf("wrote %s/report.md\n", out)
+				fmt.Printf("wrote %s\n", filepath.Join(out, experiments.ReportName(figs)))
 			}
 			return err
 		},
@@ -46,6 +50,6 @@ writes report.md under --out. Figures: %s.`, strings.Join(experiments.Names(), "
 	cmd.Flags().StringVar(&scale, "scale", "quick", "quick or paper")
 	cmd.Flags().IntVar(&seeds, "seeds", 1, "seeds per setting")
 	cmd.Flags().IntVar(&jobs, "jobs", 2, "runs at once (each uses one BLAS thread)")
-	cmd.Flags().StringVar(&out, "out", "", "directory for runs, figures and report.md")
+	cmd.Flags().StringVar(&out, "out", "", "directory for runs, figures and the report")
 	return cmd
 }

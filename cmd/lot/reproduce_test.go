@@ -9,7 +9,7 @@ import (
 )
 
 // TestReproduceRunsSkipsAndReports runs every figure at the smoke scale:
-// twelve runs on two worker processes, the figures and report.md; a second call
+// 21 runs on two worker processes, the figures and report.md; a second call
 // finds every run done and only redraws.
 func TestReproduceRunsSkipsAndReports(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "repro")
@@ -24,15 +24,36 @@ func TestReproduceRunsSkipsAndReports(t *testing.T) {
 	if !strings.Contains(string(report), "## fig6") || !strings.Contains(string(report), "| l2 | fc1 |") {
 		t.Fatalf("report.md lacks Fig. 6:\n%s", report)
 	}
-	for _, f := range []string{"fig5-crelu.png", "fig5-l2.svg", "fig6-l2.png", "fig3-task1.png", "fig4-l2.png", "fig12-tasks1-10.svg", "runs/fig5-wasserstein-scheduled-s0/summary.json"} {
+	for _, section := range []string{"## fig1\n", "| f | gradient / parameter ratio | deep linear |", "## fig2\n", "| 0.01 |", "## fig7\n", "| l2 | 4 | ", "## fig9\n", "| crelu | scheduled |"} {
+		if !strings.Contains(string(report), section) {
+			t.Fatalf("report.md lacks %q:\n%s", section, report)
+		}
+	}
+	if i, j := strings.Index(string(report), "## fig2\n"), strings.Index(string(report), "## fig11\n"); i > j {
+		t.Fatal("report.md puts fig11 before fig2")
+	}
+	for _, f := range []string{"fig1a.png", "fig1f.svg", "fig2.png", "fig5-crelu.png", "fig5-l2.svg", "fig6-l2.png", "fig3-task1.png", "fig4-l2.png",
+		"fig7-l2.png", "fig8-wasserstein.svg", "fig9-crelu.png", "fig12-tasks1-10.svg", "runs/fig5-wasserstein-scheduled-s0/summary.json", "runs/fig1-deep-linear-s0/summary.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b, err := exec.Command(binary, args...).CombinedOutput()
-	// Fig. 6 reuses Fig. 5's scheduled runs and Figs. 3, 4, 11 and 12 share
-	// three vanilla runs with full diagnostics: 12 runs, each run once.
-	if err != nil || strings.Count(string(b), "done already") != 12 || strings.Contains(string(b), "starting") {
-		t.Fatalf("second call should skip all nine runs:\n%s", b)
+	// Figs. 1–4, 6, 7, 9 and 11–12 reuse Fig. 5's runs where theirs are the
+	// same: 9 of Fig. 5, 4 more of Fig. 1, 2 of Fig. 2, 6 of Fig. 7.
+	if err != nil || strings.Count(string(b), "done already") != 21 || strings.Contains(string(b), "starting") {
+		t.Fatalf("second call should skip all 21 runs:\n%s", b)
+	}
+	if strings.Contains(string(report), "## scheduler") {
+		t.Fatal("all ran the scheduler experiment, which runs only when named")
+	}
+	// The scheduler experiment reuses Fig. 5's three scheduled runs.
+	b, err = exec.Command(binary, "reproduce", "scheduler", "--scale", "smoke", "--jobs", "2", "--out", out).CombinedOutput()
+	if err != nil || strings.Count(string(b), "done already") != 3 || strings.Count(string(b), "starting") != 6 {
+		t.Fatalf("scheduler experiment:\n%s", b)
+	}
+	report, _ = os.ReadFile(filepath.Join(out, "report-scheduler.md"))
+	if !strings.Contains(string(report), "| l2 | code α, no floor |") || !strings.Contains(string(report), "The best setting here is") {
+		t.Fatalf("report.md of the scheduler experiment:\n%s", report)
 	}
 }

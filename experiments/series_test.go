@@ -1,0 +1,100 @@
+package experiments
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestCollapse(t *testing.T) {
+	for _, tc := range []struct {
+		acc  []float64
+		lost bool
+		task int
+	}{
+		{[]float64{0.5, 0.6, 0.55, 0.47, 0.3}, true, 4}, // best 0.6 at task 2; 0.47 < 0.48 at task 4
+		{[]float64{0.5, 0.6, 0.3, 0.59}, false, 3},      // fell, then recovered
+		{[]float64{0.2, 0.3, 0.4}, false, 0},            // still rising
+	} {
+		lost, task := collapse(tc.acc)
+		if lost != tc.lost || task != tc.task {
+			t.Errorf("collapse(%v) = %v, %d; want %v, %d", tc.acc, lost, task, tc.lost, tc.task)
+		}
+	}
+}
+
+func TestTrend(t *testing.T) {
+	for y, want := range map[[3]float64]string{{1, 5, 1.11}: "rises", {1, 0, 0.89}: "falls", {1, 9, 1.09}: "flat"} {
+		if got := trend(y[:]); got != want {
+			t.Errorf("trend(%v) = %s, want %s", y, got, want)
+		}
+	}
+}
+
+// TestTaskMeans: rows are assigned to tasks by the steps at which tasks
+// ended, and non-finite values are skipped.
+func TestTaskMeans(t *testing.T) {
+	rd := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(rd, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("tasks.jsonl", `{"task":0,"online_acc":0.5,"steps":80}
+{"task":1,"online_acc":0.4,"steps":160}
+`)
+	write("metrics.jsonl", `{"step":40,"diag":{"x":1}}
+{"step":80,"diag":{"x":3}}
+{"step":120,"diag":{"x":null}}
+{"step":160,"diag":{"x":9}}
+`)
+	x, y, err := taskMeans(rd, "diag.x", nil)
+	if err != nil || !slices.Equal(x, []float64{1, 2}) || !slices.Equal(y, []float64{2, 9}) {
+		t.Fatalf("taskMeans: %v %v %v", x, y, err)
+	}
+	_, y, _ = taskMeans(rd, "diag.x", math.Sqrt)
+	if y[1] != 3 {
+		t.Fatalf("mapped task mean %v, want 3", y[1])
+	}
+}
+
+func TestPearsonAndFit(t *testing.T) {
+	if r := pearson([]float64{1, 2, 3, math.NaN()}, []float64{2, 4, 6, 1}); math.Abs(r-1) > 1e-12 {
+		t.Fatalf("r = %v, want 1", r)
+	}
+	if _, r := fitted([]float64{1, 1, 1}, []float64{1, 2, 3}); !math.IsNaN(r) {
+		t.Fatalf("a constant predictor got r = %v", r)
+	}
+}
+
+func TestNamesAndReports(t *testing.T) {
+	names := Names()
+	if i, j := slices.Index(names, "fig2"), slices.Index(names, "fig11"); i < 0 || j < 0 || i > j {
+		t.Fatalf("Names() = %v", names)
+	}
+	if ReportName([]string{"all"}) != "report.md" || ReportName([]string{"fig5", "fig6"}) != "report-fig5-fig6.md" {
+		t.Fatal("ReportName")
+	}
+}
+
+// TestSharedRunsAreIdentical: a run name used by several figures must mean
+// one config, or the skip-if-done logic would reuse the wrong run.
+func TestSharedRunsAreIdentical(t *testing.T) {
+	for _, scale := range Scales {
+		byName := map[string]string{}
+		for _, n := range Names() {
+			for _, r := range Figures[n].Runs(scale, 2) {
+				cfg := string(r.Config.Marshal())
+				if prev, ok := byName[r.Name]; ok && prev != cfg {
+					t.Errorf("%s %s: run %s has two configs", scale, n, r.Name)
+				}
+				byName[r.Name] = cfg
+				if err := r.Config.Validate(); err != nil {
+					t.Errorf("%s %s: run %s: %v", scale, n, r.Name, err)
+				}
+			}
+		}
+	}
+}
