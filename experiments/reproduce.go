@@ -1,11 +1,15 @@
 package experiments
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/lot-toolkit/lot/train"
 )
 
 // ReportName is the report file of a call: report.md for "all", else
@@ -59,6 +63,8 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, scale strin
 			}
 		}
 	}
+	// Longest first, so that no worker is left with a long run at the end.
+	slices.SortStableFunc(all, func(a, b Run) int { return cmp.Compare(cost(b.Config), cost(a.Config)) })
 	if err := Execute(ctx, exe, dir, all, jobs, log); err != nil {
 		return err
 	}
@@ -72,4 +78,14 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, scale strin
 		fmt.Fprintf(&b, "\n## %s\n\nPaper's claim: %s\n\n%s", f.Name, f.Claim, section)
 	}
 	return os.WriteFile(filepath.Join(dir, report), []byte(b.String()), 0o644)
+}
+
+// cost is a run's rough relative cost: its updates, a quarter more with
+// full diagnostics.
+func cost(c train.Config) float64 {
+	steps := float64(c.Tasks * c.Epochs * ((c.Samples + c.Batch - 1) / c.Batch))
+	if c.Diagnostics.Level == "full" {
+		steps *= 1.25
+	}
+	return steps
 }
