@@ -50,7 +50,7 @@ func init() {
 // α exceeds each bound.
 func boundsReport(dir, name string, run Run) (string, error) {
 	rd := filepath.Join(dir, "runs", run.Name)
-	paths := []string{"alpha", "alpha_g", "alpha_vol", "alpha_tilde"}
+	paths := []string{"alpha", "alpha_code", "alpha_g", "alpha_vol", "alpha_tilde"}
 	series := map[string]train.Series{}
 	byStep := map[string]map[float64]float64{}
 	for _, p := range paths {
@@ -98,15 +98,15 @@ func boundsReport(dir, name string, run Run) (string, error) {
 		}
 		fmt.Fprintf(&b, "![%s](%s-%s.png) ", pn.suffix, name, pn.suffix)
 	}
-	b.WriteString("\n\nShare of logged steps at which fc1's α exceeds each bound, and the median α, by task (seed 0):\n\n")
-	b.WriteString("| task | α > α_g* | α > α_vol* | α > α̃* | median α | median α̃* |\n|---|---|---|---|---|---|\n")
+	b.WriteString("\n\nShare of logged steps at which fc1's α exceeds each bound, and the median α, by task (seed 0); α_code is the public code's effective step:\n\n")
+	b.WriteString("| task | α > α_g* | α > α_vol* | α > α̃* | α_code > α̃* | median α | median α_code | median α̃* |\n|---|---|---|---|---|---|---|---|\n")
 	for t := 1; t <= len(ends); t++ {
 		if t > 3 && t%5 != 0 && t != len(ends) {
 			continue
 		}
 		lo, hi := window(t, t)
-		var n, g, v, c int
-		var as, ts []float64
+		var n, g, v, c, cc int
+		var as, acs, ts []float64
 		a := series["alpha"]
 		for i := range a.X {
 			if a.X[i] <= lo || a.X[i] > hi {
@@ -123,12 +123,16 @@ func boundsReport(dir, name string, run Run) (string, error) {
 			if a.Y[i] > at("alpha_tilde") {
 				c++
 			}
-			as, ts = append(as, a.Y[i]), append(ts, at("alpha_tilde"))
+			if at("alpha_code") > at("alpha_tilde") {
+				cc++
+			}
+			as, acs, ts = append(as, a.Y[i]), append(acs, at("alpha_code")), append(ts, at("alpha_tilde"))
 		}
 		if n == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f | %.3g | %.3g |\n", t, float64(g)/float64(n), float64(v)/float64(n), float64(c)/float64(n), median(as), median(ts))
+		share := func(k int) float64 { return float64(k) / float64(n) }
+		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f | %.2f | %.3g | %.3g | %.3g |\n", t, share(g), share(v), share(c), share(cc), median(as), median(acs), median(ts))
 	}
 	return b.String(), nil
 }
