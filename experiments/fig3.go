@@ -11,16 +11,7 @@ import (
 
 // signalRuns are Fig. 5's vanilla runs, logged with full diagnostics: Figs.
 // 3, 10–12 and 4 read their bounds. Group is the setting's name.
-func signalRuns(scale string, seeds int) []Run {
-	var runs []Run
-	for _, r := range fig5Runs(scale, seeds) {
-		if r.Config.Method == "vanilla" {
-			r.Group = strings.TrimSuffix(r.Group, "/vanilla")
-			runs = append(runs, r)
-		}
-	}
-	return runs
-}
+func signalRuns(scale string, seeds int) []Run { return fig5Subset(scale, seeds, "vanilla") }
 
 func init() {
 	for _, f := range []struct{ name, setting, paper string }{

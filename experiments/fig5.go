@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/lot-toolkit/lot/plotting"
@@ -28,6 +29,20 @@ func init() {
 			return fig5Report(dir, runs)
 		},
 	}
+}
+
+// fig5Subset returns Fig. 5's runs of the given methods, each grouped by
+// its setting alone (crelu, l2, wasserstein): the figures that reuse them
+// add their own group suffix.
+func fig5Subset(scale string, seeds int, methods ...string) []Run {
+	var out []Run
+	for _, r := range fig5Runs(scale, seeds) {
+		if slices.Contains(methods, r.Config.Method) {
+			r.Group = strings.TrimSuffix(r.Group, "/"+r.Config.Method)
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func fig5Runs(scale string, seeds int) []Run {

@@ -17,13 +17,11 @@ func init() {
 		Claim: "The learned per-layer learning rates decay like canonical schedules: L2 cools sharply and settles far below 1e-3; " +
 			"Wasserstein warms briefly, then cools within tasks; CReLU warms moderately, then plateaus.",
 		Runs: func(scale string, seeds int) []Run {
-			var out []Run
-			for _, r := range fig5Runs(scale, seeds) {
-				if r.Config.Method == "scheduled" {
-					out = append(out, r)
-				}
+			runs := fig5Subset(scale, seeds, "scheduled")
+			for i := range runs {
+				runs[i].Group += "/scheduled"
 			}
-			return out
+			return runs
 		},
 		Report: fig6Report,
 	}

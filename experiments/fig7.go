@@ -21,11 +21,8 @@ func fig7Runs(scale string, seeds int) []Run {
 	base, _ := Base(scale)
 	var runs []Run
 	for _, e := range taskLengths[scale] {
-		for _, r := range fig5Runs(scale, seeds) {
-			if r.Config.Method != "scheduled" {
-				continue
-			}
-			setting := strings.TrimSuffix(r.Group, "/scheduled")
+		for _, r := range fig5Subset(scale, seeds, "scheduled") {
+			setting := r.Group
 			r.Group = fmt.Sprintf("%s/%d epochs", setting, e)
 			if e != base.Epochs { // else Fig. 5's scheduled run is this one
 				r.Config.Epochs = e

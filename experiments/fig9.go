@@ -15,13 +15,11 @@ func init() {
 		Claim: "Hessian rank of vanilla and scheduled runs (App. A.2): rank decay goes with loss of trainability only when the noise and volatility " +
 			"signals agree, so rank alone need not separate the run that stays trainable.",
 		Runs: func(scale string, seeds int) []Run {
-			var out []Run
-			for _, r := range fig5Runs(scale, seeds) {
-				if r.Config.Method != "reset-optimizer" {
-					out = append(out, r)
-				}
+			runs := fig5Subset(scale, seeds, "vanilla", "scheduled")
+			for i := range runs {
+				runs[i].Group += "/" + runs[i].Config.Method
 			}
-			return out
+			return runs
 		},
 		Report: fig9Report,
 	}

@@ -37,11 +37,8 @@ func init() {
 func schedRuns(scale string, seeds int) []Run {
 	var runs []Run
 	for i, v := range schedVariants {
-		for _, r := range fig5Runs(scale, seeds) {
-			if r.Config.Method != "scheduled" {
-				continue
-			}
-			setting := strings.TrimSuffix(r.Group, "/scheduled")
+		for _, r := range fig5Subset(scale, seeds, "scheduled") {
+			setting := r.Group
 			r.Group = setting + "/" + v.name
 			if i > 0 { // the first is Fig. 5's run
 				r.Config.Diagnostics.Alpha, r.Config.Schedule.Floor = v.alpha, v.floor
