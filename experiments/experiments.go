@@ -84,8 +84,16 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 			}
 		}()
 	}
+	var all []error
 	for _, r := range runs {
-		if _, err := os.Stat(filepath.Join(dir, "runs", r.Name, "summary.json")); err == nil {
+		rd := filepath.Join(dir, "runs", r.Name)
+		// A run directory left by another version of the figure (a changed
+		// default, say) must not be mistaken for this run.
+		if prev, err := train.ReadConfigOf(rd); err == nil && prev.Hash() != r.Config.Hash() {
+			all = append(all, fmt.Errorf("run %s: %s holds a run of another config; remove it to rerun, or use another --out", r.Name, rd))
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(rd, "summary.json")); err == nil {
 			log("done already: " + r.Name)
 			continue
 		}
@@ -97,7 +105,6 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 	close(todo)
 	wg.Wait()
 	close(errs)
-	var all []error
 	for err := range errs {
 		all = append(all, err)
 	}

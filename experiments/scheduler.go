@@ -10,15 +10,16 @@ import (
 )
 
 // schedVariants are the controller settings compared by the "scheduler"
-// experiment, which chose the defaults: the paper's (Fig. 5's scheduled
-// runs), and the public code's effective step α_code with and without the
-// paper's 0.12 floor (the code found the floor kept its controller idle).
+// experiment, which chose the defaults: the paper's effective step (App.
+// C.1) and the public code's, with the paper's 0.12 floor, and the code's
+// without it (the public code found the floor kept its controller idle).
+// The first is lot's default, so its runs are Fig. 5's scheduled runs.
 var schedVariants = []struct {
 	name, alpha string
 	floor       float64
 }{
-	{"paper α, floor 0.12 (default)", "paper", 0.12},
-	{"code α, floor 0.12", "code", 0.12},
+	{"code α, floor 0.12 (default)", "code", 0.12},
+	{"paper α, floor 0.12", "paper", 0.12},
 	{"code α, no floor", "code", 0},
 }
 
@@ -41,7 +42,7 @@ func schedRuns(scale string, seeds int) []Run {
 			setting := r.Group
 			r.Group = setting + "/" + v.name
 			if i > 0 { // the first is Fig. 5's run
-				r.Config.Diagnostics.Alpha, r.Config.Schedule.Floor = v.alpha, v.floor
+				r.Config.Schedule.Alpha, r.Config.Schedule.Floor = v.alpha, v.floor
 				r.Name = fmt.Sprintf("sched-%s-%s-floor%g-s%d", setting, v.alpha, v.floor, r.Config.Seed)
 			}
 			runs = append(runs, r)
@@ -106,7 +107,7 @@ func schedReport(dir string, runs []Run) (string, error) {
 // the smallest α and the number of logged steps at which only the floor
 // kept the controller from cooling.
 func floorStats(rd string, cfg train.Config) (minAlpha float64, holds int, err error) {
-	alphaPath := map[string]string{"code": "alpha_code"}[cfg.Diagnostics.Alpha]
+	alphaPath := map[string]string{"code": "alpha_code"}[cfg.Schedule.Options().WithDefaults().Alpha]
 	if alphaPath == "" {
 		alphaPath = "alpha"
 	}

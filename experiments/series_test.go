@@ -1,10 +1,12 @@
 package experiments
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -96,5 +98,25 @@ func TestSharedRunsAreIdentical(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestExecuteRefusesAnotherConfig: a run directory holding another config
+// under the run's name is reported, not reused or overwritten.
+func TestExecuteRefusesAnotherConfig(t *testing.T) {
+	dir := t.TempDir()
+	r := fig5Subset("smoke", 1, "scheduled")[0]
+	other := r.Config
+	other.Schedule.Alpha = "paper"
+	rd := filepath.Join(dir, "runs", r.Name)
+	if err := os.MkdirAll(rd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rd, "config.yaml"), other.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := Execute(context.Background(), "/nonexistent/lot", dir, []Run{r}, 1, func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "another config") || !strings.Contains(err.Error(), rd) {
+		t.Fatalf("Execute: %v", err)
 	}
 }

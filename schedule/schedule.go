@@ -30,6 +30,13 @@ type Options struct {
 	// WarmRatio r: warm when α < r·γ·α̃* (the paper's "≪"; the code's 0.3).
 	// Default 0.3.
 	WarmRatio float64
+	// Alpha is the effective step the controller compares with the bound:
+	// "code" (default), the public code's per-tensor η/((1−β1^t)(√mean v̂+ε)),
+	// or "paper", App. C.1's mean over parameters. The default was chosen by
+	// the "scheduler" experiment of package experiments (README: "The
+	// per-layer scheduler"); the diagnostics' own --alpha-variant, which ρ̂
+	// uses, stays the paper's.
+	Alpha string
 }
 
 // WithDefaults fills zero fields (except Floor) with their defaults.
@@ -48,6 +55,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.WarmRatio == 0 {
 		o.WarmRatio = 0.3
+	}
+	if o.Alpha == "" {
+		o.Alpha = "code"
 	}
 	return o
 }
@@ -68,6 +78,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--warm-horizon: must be in [0, 1], got %v", o.WarmHorizon)
 	case o.WarmRatio <= 0 || o.WarmRatio > 1:
 		return fmt.Errorf("--warm-ratio: must be in (0, 1], got %v", o.WarmRatio)
+	case o.Alpha != "code" && o.Alpha != "paper":
+		return fmt.Errorf("--sched-alpha: unknown effective step %q (want code or paper)", o.Alpha)
 	}
 	return nil
 }
@@ -88,11 +100,14 @@ type Controller struct {
 	signals diagnostics.Options
 }
 
-// New makes a controller over opt's parameter groups. It compares the
-// effective step and the bound that signals selects (the paper's α and α̃*
-// by default; see diagnostics.Options.Compared).
+// New makes a controller over opt's parameter groups. It compares its own
+// choice of effective step (opts.Alpha) with the bound that signals selects
+// (α̃* by default, α_crit with --threshold code).
 func New(opt optim.Optimizer, opts Options, signals diagnostics.Options) *Controller {
-	return &Controller{opts: opts.WithDefaults(), opt: opt, signals: signals.WithDefaults()}
+	opts = opts.WithDefaults()
+	signals = signals.WithDefaults()
+	signals.Alpha = opts.Alpha
+	return &Controller{opts: opts, opt: opt, signals: signals}
 }
 
 // Step decides every layer from one row of full diagnostics, taken at step

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/lot-toolkit/lot/diagnostics"
@@ -16,7 +17,7 @@ func TestAlgorithm1(t *testing.T) {
 		{Name: "a", Offset: 0, Len: 1, LR: 1}, {Name: "b", Offset: 1, Len: 1, LR: 1},
 		{Name: "c", Offset: 2, Len: 1, LR: 1}, {Name: "d", Offset: 3, Len: 1, LR: 1},
 	})
-	c := New(opt, Options{Floor: 0.12}, diagnostics.Options{})
+	c := New(opt, Options{Floor: 0.12, Alpha: "paper"}, diagnostics.Options{})
 	row := &diagnostics.Row{Layers: map[string]*diagnostics.Layer{
 		"a": {Alpha: 0.9, AlphaTilde: num(1)},   // 0.9 > 0.8·1 and > floor: cool
 		"b": {Alpha: 0.1, AlphaTilde: num(0.1)}, // above γ·α̃* = 0.08 but below the floor, and not below r·γ·α̃*: hold
@@ -42,31 +43,36 @@ func TestAlgorithm1(t *testing.T) {
 	}
 }
 
-// TestComparesTheConfiguredSignals: with --alpha-variant code and
-// --threshold code the controller compares α_code with α_crit, not the
-// paper's α with α̃*.
+// TestComparesTheConfiguredSignals: the controller compares its own choice
+// of effective step (code by default, whatever the diagnostics' variant)
+// with the diagnostics' bound (α̃*, or α_crit with --threshold code).
 func TestComparesTheConfiguredSignals(t *testing.T) {
 	layer := &diagnostics.Layer{Alpha: 10, AlphaCode: 0.01, AlphaTilde: num(1), AlphaCrit: num(0.5)}
 	for _, tc := range []struct {
+		alpha   string
 		signals diagnostics.Options
 		want    Decision
 	}{
-		{diagnostics.Options{}, Cool},                                 // 10 > 0.8·1
-		{diagnostics.Options{Alpha: "code"}, Warm},                    // 0.01 < 0.3·0.8·1
-		{diagnostics.Options{Alpha: "code", Threshold: "code"}, Warm}, // 0.01 < 0.3·0.8·0.5
-		{diagnostics.Options{Threshold: "code"}, Cool},                // 10 > 0.8·0.5
-		{diagnostics.Options{Alpha: "code", Threshold: "code", Level: diagnostics.Full}, Warm},
+		{"", diagnostics.Options{}, Warm},                                  // code: 0.01 < 0.3·0.8·1
+		{"", diagnostics.Options{Alpha: "paper"}, Warm},                    // the diagnostics' variant does not matter
+		{"paper", diagnostics.Options{Alpha: "code"}, Cool},                // 10 > 0.8·1
+		{"paper", diagnostics.Options{Threshold: "code"}, Cool},            // 10 > 0.8·0.5
+		{"code", diagnostics.Options{Threshold: "code"}, Warm},             // 0.01 < 0.3·0.8·0.5
+		{"paper", diagnostics.Options{Threshold: "code", Beta: 0.5}, Cool}, // other constants are irrelevant here
 	} {
 		opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
-		c := New(opt, Options{}, tc.signals)
+		c := New(opt, Options{Alpha: tc.alpha}, tc.signals)
 		if got := c.Step(&diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": layer}}, 0, 100)["a"]; got != tc.want {
-			t.Errorf("%+v: %s, want %s", tc.signals, got, tc.want)
+			t.Errorf("alpha %q, %+v: %s, want %s", tc.alpha, tc.signals, got, tc.want)
 		}
 	}
 	// A bound of the code's kind that is missing holds the layer.
 	opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
-	c := New(opt, Options{}, diagnostics.Options{Threshold: "code"})
+	c := New(opt, Options{Alpha: "paper"}, diagnostics.Options{Threshold: "code"})
 	if got := c.Step(&diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": {Alpha: 10, AlphaTilde: num(1)}}}, 0, 100)["a"]; got != Hold {
 		t.Errorf("no α_crit: %s, want hold", got)
+	}
+	if err := (Options{Alpha: "mean"}).Validate(); err == nil || !strings.Contains(err.Error(), "--sched-alpha") {
+		t.Errorf("Validate of an unknown α: %v", err)
 	}
 }

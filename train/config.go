@@ -95,11 +95,12 @@ type SchedConfig struct {
 	Floor       float64 `yaml:"floor"`
 	WarmHorizon float64 `yaml:"warm_horizon"`
 	WarmRatio   float64 `yaml:"warm_ratio"`
+	Alpha       string  `yaml:"alpha"` // effective step compared: code (default) | paper
 }
 
 // Options converts the config to the schedule package's options.
 func (s SchedConfig) Options() schedule.Options {
-	return schedule.Options{Gamma: s.Gamma, Cool: s.Cool, Warm: s.Warm, Floor: s.Floor, WarmHorizon: s.WarmHorizon, WarmRatio: s.WarmRatio}
+	return schedule.Options{Gamma: s.Gamma, Cool: s.Cool, Warm: s.Warm, Floor: s.Floor, WarmHorizon: s.WarmHorizon, WarmRatio: s.WarmRatio, Alpha: s.Alpha}
 }
 
 // Methods lists the accepted --method values.
@@ -115,7 +116,7 @@ func Default() Config {
 		Seed: 0, Threads: 1, LogEvery: 40,
 		Diagnostics: DiagConfig{Level: "light", Window: 30, VolStat: "window", Beta: 1, Kappa: 1, CodeC: 20,
 			CodeS: "sq-mean", Alpha: "paper", Threshold: "tilde", Solver: "lanczos", PowerTol: 1e-3, PowerIters: 30, FisherSamples: 100},
-		Schedule: SchedConfig{Gamma: 0.8, Cool: 0.99, Warm: 1.01, Floor: 0.12, WarmHorizon: 0.3, WarmRatio: 0.3},
+		Schedule: SchedConfig{Gamma: 0.8, Cool: 0.99, Warm: 1.01, Floor: 0.12, WarmHorizon: 0.3, WarmRatio: 0.3, Alpha: "code"},
 	}
 }
 

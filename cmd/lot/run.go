@@ -128,6 +128,7 @@ Values are resolved in this order, later ones winning: the defaults, --preset,
 	f.Float64Var(&sc.Floor, "floor", sc.Floor, "scheduled: cool only while α exceeds this floor (0: none)")
 	f.Float64Var(&sc.WarmHorizon, "warm-horizon", sc.WarmHorizon, "scheduled: fraction of each task's steps during which warming is allowed")
 	f.Float64Var(&sc.WarmRatio, "warm-ratio", sc.WarmRatio, "scheduled: warm when α < ratio·γ·α̃*")
+	f.StringVar(&sc.Alpha, "sched-alpha", sc.Alpha, "scheduled: effective step compared with the bound, code or paper (see README)")
 	return cmd
 }
 
@@ -219,6 +220,8 @@ func setField(dst, src *train.Config, name, hidden string) error {
 		dst.Schedule.WarmHorizon = src.Schedule.WarmHorizon
 	case "warm-ratio":
 		dst.Schedule.WarmRatio = src.Schedule.WarmRatio
+	case "sched-alpha":
+		dst.Schedule.Alpha = src.Schedule.Alpha
 	}
 	return nil
 }
