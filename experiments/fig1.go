@@ -27,23 +27,24 @@ var fig1Settings = []struct {
 // stream in both, and which of the two lose trainability).
 var fig1Panels = []struct {
 	id, title, metric string
-	value             func(rd string) (x, y []float64, err error)
+	of                func(float64) float64                       // applied to each logged value (nil: none)
+	value             func(rd string) (x, y []float64, err error) // instead of metric, when set
 	pair              [2]string
 	trend             string
 	loses             [2]bool
 	paper             string
 }{
-	{"a", "Hessian rank (empirical Fisher, 99%)", "diag.fisher_rank", nil, [2]string{"l2", "wasserstein"}, "flat", [2]bool{true, false},
+	{"a", "Hessian rank (empirical Fisher, 99%)", "diag.fisher_rank", nil, nil, [2]string{"l2", "wasserstein"}, "flat", [2]bool{true, false},
 		"rank stays high under L2 while accuracy collapses; Wasserstein stays trainable at a similar rank"},
-	{"b", "unit-sign entropy of fc1 (bits)", "diag.layers.fc1.use", nil, [2]string{"bn+wd", "leaky 0.3"}, "flat", [2]bool{true, true},
+	{"b", "unit-sign entropy of fc1 (bits)", "diag.layers.fc1.use", nil, nil, [2]string{"bn+wd", "leaky 0.3"}, "flat", [2]bool{true, true},
 		"accuracy decays in both while USE stays stable (BatchNorm) or dips only slightly (LeakyReLU 0.3)"},
-	{"c", "sharpness (top Hessian eigenvalue)", "diag.sharpness", nil, [2]string{"leaky 0.7", "leaky 0.3"}, "rises", [2]bool{false, true},
+	{"c", "sharpness (top Hessian eigenvalue)", "diag.sharpness", nil, nil, [2]string{"leaky 0.7", "leaky 0.3"}, "rises", [2]bool{false, true},
 		"sharpness rises in both, yet only LeakyReLU 0.3 loses trainability"},
-	{"d", "weight norm", "diag.weight_norm", nil, [2]string{"leaky 0.7", "leaky 0.3"}, "rises", [2]bool{false, true},
+	{"d", "weight norm", "diag.weight_norm", nil, nil, [2]string{"leaky 0.7", "leaky 0.3"}, "rises", [2]bool{false, true},
 		"the weight norm grows alike in both, with different trainability"},
-	{"e", "gradient norm", "diag.grad_norm_sq", nil, [2]string{"bn+wd", "wasserstein"}, "falls", [2]bool{true, false},
+	{"e", "gradient norm", "diag.grad_norm_sq", math.Sqrt, nil, [2]string{"bn+wd", "wasserstein"}, "falls", [2]bool{true, false},
 		"the gradient norm decays in both, and the faster-decaying one can stay trainable"},
-	{"f", "gradient / parameter ratio", "", gradParamRatio, [2]string{"deep linear", "leaky 0.3"}, "falls", [2]bool{false, true},
+	{"f", "gradient / parameter ratio", "", nil, gradParamRatio, [2]string{"deep linear", "leaky 0.3"}, "falls", [2]bool{false, true},
 		"the ratio falls for both, but only LeakyReLU loses trainability"},
 }
 
@@ -124,9 +125,8 @@ func fig1Report(dir string, runs []Run) (string, error) {
 			}
 			read := p.value
 			if read == nil {
-				metric := p.metric
-				f := map[bool]func(float64) float64{true: math.Sqrt}[metric == "diag.grad_norm_sq"]
-				read = func(rd string) ([]float64, []float64, error) { return taskMeans(rd, metric, f) }
+				metric, of := p.metric, p.of
+				read = func(rd string) ([]float64, []float64, error) { return taskMeans(rd, metric, of) }
 			}
 			lines := map[string]*plotting.Line{}
 			for _, r := range sel {
