@@ -2,40 +2,14 @@ package data
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// npyBytes writes an array exactly as numpy.save does (format 1.0: the
-// header dict padded with spaces to a multiple of 64 bytes, ending "\n").
-func npyBytes(descr string, fortran bool, shape []int, payload []byte) []byte {
-	dims := make([]string, len(shape))
-	for i, d := range shape {
-		dims[i] = fmt.Sprint(d)
-	}
-	tuple := "(" + strings.Join(dims, ", ") + ")"
-	if len(shape) == 1 {
-		tuple = "(" + dims[0] + ",)"
-	}
-	order := "False"
-	if fortran {
-		order = "True"
-	}
-	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': %s, 'shape': %s, }", descr, order, tuple)
-	pad := 64 - (10+len(dict)+1)%64
-	if pad == 64 {
-		pad = 0
-	}
-	dict += strings.Repeat(" ", pad) + "\n"
-	out := append([]byte("\x93NUMPY\x01\x00"), 0, 0)
-	binary.LittleEndian.PutUint16(out[8:], uint16(len(dict)))
-	out = append(out, dict...)
-	return append(out, payload...)
-}
+	"github.com/lot-toolkit/lot/internal/npytest"
+)
 
 func f32Bytes(v []float32) []byte {
 	b := make([]byte, 4*len(v))
@@ -65,7 +39,7 @@ func TestNpyHelperMatchesNumpy(t *testing.T) {
 	// numpy.save("a.npy", numpy.arange(3, dtype="<i8")) writes exactly this.
 	dict := "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }"
 	want := "\x93NUMPY\x01\x00v\x00" + dict + strings.Repeat(" ", 0x76-1-len(dict)) + "\n"
-	got := npyBytes("<i8", false, []int{3}, nil)
+	got := npytest.Bytes("<i8", false, []int{3}, nil)
 	if string(got) != want {
 		t.Fatalf("helper header\n%q\nwant\n%q", got, want)
 	}
@@ -80,7 +54,7 @@ func TestReadNpyInputsShapes(t *testing.T) {
 	dir := t.TempDir()
 	for _, shape := range [][]int{{3, 784}, {3, 28, 28}, {3, 1, 28, 28}} {
 		p := filepath.Join(dir, "x.npy")
-		if err := os.WriteFile(p, npyBytes("<f4", false, shape, f32Bytes(x)), 0o644); err != nil {
+		if err := os.WriteFile(p, npytest.Bytes("<f4", false, shape, f32Bytes(x)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		got, n, err := ReadNpyInputs(p, dim)
@@ -109,7 +83,7 @@ func TestReadNpyLabelsDtypes(t *testing.T) {
 		{"<i4", i32Bytes(want)},
 	} {
 		p := filepath.Join(dir, "y.npy")
-		os.WriteFile(p, npyBytes(c.descr, false, []int{4}, c.data), 0o644)
+		os.WriteFile(p, npytest.Bytes(c.descr, false, []int{4}, c.data), 0o644)
 		got, err := ReadNpyLabels(p, 4, 10)
 		if err != nil {
 			t.Fatalf("%s: %v", c.descr, err)
@@ -125,21 +99,21 @@ func TestReadNpyLabelsDtypes(t *testing.T) {
 // TestNpyErrors: every fault is one line naming the file and the fault.
 func TestNpyErrors(t *testing.T) {
 	x := f32Bytes(make([]float32, 2*4))
-	good := npyBytes("<f4", false, []int{2, 4}, x)
+	good := npytest.Bytes("<f4", false, []int{2, 4}, x)
 	hugeHeader := append([]byte("\x93NUMPY\x02\x00"), 0xff, 0xff, 0xff, 0x7f)
-	hugeShape := npyBytes("<f4", false, []int{1 << 20, 1 << 20, 1 << 20}, x)
-	overflowShape := npyBytes("<f4", false, []int{1 << 62, 1 << 62, 4}, x)
+	hugeShape := npytest.Bytes("<f4", false, []int{1 << 20, 1 << 20, 1 << 20}, x)
+	overflowShape := npytest.Bytes("<f4", false, []int{1 << 62, 1 << 62, 4}, x)
 	nan := f32Bytes([]float32{0, 0, 0, 0, 0, float32(math.NaN()), 0, 0})
 	for _, c := range []struct {
 		name string
 		raw  []byte
 		want string
 	}{
-		{"dtype", npyBytes("<f8", false, []int{2, 4}, append(x, x...)), "inputs have dtype <f8, want float32"},
-		{"bigendian", npyBytes(">f4", false, []int{2, 4}, x), "dtype >f4"},
-		{"shape", npyBytes("<f4", false, []int{4, 2}, x), "shape [4 2], want [N 4]"},
-		{"rank1", npyBytes("<f4", false, []int{8}, x), "shape [8], want [N 4]"},
-		{"fortran", npyBytes("<f4", true, []int{2, 4}, x), "Fortran order"},
+		{"dtype", npytest.Bytes("<f8", false, []int{2, 4}, append(x, x...)), "inputs have dtype <f8, want float32"},
+		{"bigendian", npytest.Bytes(">f4", false, []int{2, 4}, x), "dtype >f4"},
+		{"shape", npytest.Bytes("<f4", false, []int{4, 2}, x), "shape [4 2], want [N 4]"},
+		{"rank1", npytest.Bytes("<f4", false, []int{8}, x), "shape [8], want [N 4]"},
+		{"fortran", npytest.Bytes("<f4", true, []int{2, 4}, x), "Fortran order"},
 		{"truncated", good[:len(good)-3], "truncated"},
 		{"trailing", append(append([]byte{}, good...), 0), "trailing data: shape [2 4] needs 32 bytes of data, the file has 33"},
 		{"header truncated", good[:40], "truncated"},
@@ -148,9 +122,9 @@ func TestNpyErrors(t *testing.T) {
 		{"huge header", hugeHeader, "malformed .npy header"},
 		{"huge shape", hugeShape, "truncated"},
 		{"overflow shape", overflowShape, "truncated"},
-		{"negative", npyBytes("<f4", false, []int{-2, 4}, x), "negative dimension"},
-		{"no samples", npyBytes("<f4", false, []int{0, 4}, nil), "no samples"},
-		{"nan", npyBytes("<f4", false, []int{2, 4}, nan), "input 1 of sample 1 is NaN"},
+		{"negative", npytest.Bytes("<f4", false, []int{-2, 4}, x), "negative dimension"},
+		{"no samples", npytest.Bytes("<f4", false, []int{0, 4}, nil), "no samples"},
+		{"nan", npytest.Bytes("<f4", false, []int{2, 4}, nan), "input 1 of sample 1 is NaN"},
 		{"version", append([]byte("\x93NUMPY\x03\x00"), good[8:]...), "version 3.0"},
 		{"garbage header", append([]byte("\x93NUMPY\x01\x00\x09\x00"), "{'x': 1}\n"...), "malformed .npy header"},
 		{"no newline", append([]byte("\x93NUMPY\x01\x00\x08\x00"), "{'x': 1}\n"...), "malformed .npy header"},
@@ -166,15 +140,15 @@ func TestNpyErrors(t *testing.T) {
 		n    int
 		want string
 	}{
-		{"dtype", npyBytes("<f4", false, []int{4}, x[:16]), 4, "labels have dtype <f4, want int64 or int32"},
-		{"uint8", npyBytes("|u1", false, []int{4}, []byte{1, 2, 3, 4}), 4, "labels have dtype |u1"},
-		{"count", npyBytes("<i8", false, []int{4}, labels), 3, "4 labels but 3 inputs"},
-		{"range", npyBytes("<i8", false, []int{4}, labels), 4, "label 11 at index 3 is outside 0..9"},
-		{"negative label", npyBytes("<i4", false, []int{2}, i32Bytes([]int32{0, -1})), 2, "label -1 at index 1 is outside 0..9"},
-		{"rank2", npyBytes("<i8", false, []int{4, 1}, labels), 4, "shape [4 1], want [4]"},
-		{"truncated", npyBytes("<i8", false, []int{4}, labels[:30]), 4, "truncated"},
-		{"trailing", npyBytes("<i4", false, []int{4}, labels), 4, "trailing data"},
-		{"fortran", npyBytes("<i8", true, []int{4}, labels), 4, "Fortran order"},
+		{"dtype", npytest.Bytes("<f4", false, []int{4}, x[:16]), 4, "labels have dtype <f4, want int64 or int32"},
+		{"uint8", npytest.Bytes("|u1", false, []int{4}, []byte{1, 2, 3, 4}), 4, "labels have dtype |u1"},
+		{"count", npytest.Bytes("<i8", false, []int{4}, labels), 3, "4 labels but 3 inputs"},
+		{"range", npytest.Bytes("<i8", false, []int{4}, labels), 4, "label 11 at index 3 is outside 0..9"},
+		{"negative label", npytest.Bytes("<i4", false, []int{2}, i32Bytes([]int32{0, -1})), 2, "label -1 at index 1 is outside 0..9"},
+		{"rank2", npytest.Bytes("<i8", false, []int{4, 1}, labels), 4, "shape [4 1], want [4]"},
+		{"truncated", npytest.Bytes("<i8", false, []int{4}, labels[:30]), 4, "truncated"},
+		{"trailing", npytest.Bytes("<i4", false, []int{4}, labels), 4, "trailing data"},
+		{"fortran", npytest.Bytes("<i8", true, []int{4}, labels), 4, "Fortran order"},
 	} {
 		_, err := parseNpyLabels("y.npy", c.raw, c.n, 10)
 		checkErr(t, "labels "+c.name, err, "data: y.npy: ", c.want)
@@ -198,9 +172,9 @@ func checkErr(t *testing.T, name string, err error, prefix, want string) {
 }
 
 func FuzzReadNpyInputs(f *testing.F) {
-	f.Add(npyBytes("<f4", false, []int{2, 4}, f32Bytes(make([]float32, 8))))
-	f.Add(npyBytes("<f4", false, []int{1, 2, 2}, f32Bytes([]float32{1, 2, 3, 4})))
-	f.Add(npyBytes("<i8", false, []int{2}, i64Bytes([]int64{1, 2})))
+	f.Add(npytest.Bytes("<f4", false, []int{2, 4}, f32Bytes(make([]float32, 8))))
+	f.Add(npytest.Bytes("<f4", false, []int{1, 2, 2}, f32Bytes([]float32{1, 2, 3, 4})))
+	f.Add(npytest.Bytes("<i8", false, []int{2}, i64Bytes([]int64{1, 2})))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		x, n, err := parseNpyInputs("fuzz.npy", raw, 4)
@@ -217,9 +191,9 @@ func FuzzReadNpyInputs(f *testing.F) {
 }
 
 func FuzzReadNpyLabels(f *testing.F) {
-	f.Add(npyBytes("<i8", false, []int{3}, i64Bytes([]int64{0, 1, 2})))
-	f.Add(npyBytes("<i4", false, []int{3}, i32Bytes([]int32{0, 1, 2})))
-	f.Add(npyBytes("<f4", false, []int{3}, f32Bytes([]float32{0, 1, 2})))
+	f.Add(npytest.Bytes("<i8", false, []int{3}, i64Bytes([]int64{0, 1, 2})))
+	f.Add(npytest.Bytes("<i4", false, []int{3}, i32Bytes([]int32{0, 1, 2})))
+	f.Add(npytest.Bytes("<f4", false, []int{3}, f32Bytes([]float32{0, 1, 2})))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		y, err := parseNpyLabels("fuzz.npy", raw, 3, 3)

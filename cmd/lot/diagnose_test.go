@@ -4,7 +4,6 @@ import (
 	"bytes"
 	le "encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -16,27 +15,15 @@ import (
 
 	"github.com/lot-toolkit/lot/checkpoint"
 	"github.com/lot-toolkit/lot/diagnostics"
+	"github.com/lot-toolkit/lot/internal/npytest"
 )
 
 const torchDir = "../../testdata/torch/diagnose"
 
-// writeNpy writes an array exactly as numpy.save does (format 1.0).
+// writeNpy writes an array as numpy.save does.
 func writeNpy(t *testing.T, path, descr string, shape []int, payload []byte) {
 	t.Helper()
-	dims := make([]string, len(shape))
-	for i, d := range shape {
-		dims[i] = fmt.Sprint(d)
-	}
-	tuple := "(" + strings.Join(dims, ", ") + ")"
-	if len(shape) == 1 {
-		tuple = "(" + dims[0] + ",)"
-	}
-	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, tuple)
-	dict += strings.Repeat(" ", (64-(10+len(dict)+1)%64)%64) + "\n"
-	out := append([]byte("\x93NUMPY\x01\x00"), 0, 0)
-	le.LittleEndian.PutUint16(out[8:], uint16(len(dict)))
-	out = append(append(out, dict...), payload...)
-	if err := os.WriteFile(path, out, 0o644); err != nil {
+	if err := os.WriteFile(path, npytest.Bytes(descr, false, shape, payload), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
