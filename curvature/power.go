@@ -70,13 +70,13 @@ func PowerIteration(op Operator, opt PowerOptions) PowerResult {
 //
 // A PowerIterator is not safe for concurrent use.
 type PowerIterator struct {
-	n       int
-	maxIter int
-	tol     float64
-	v, w    []float64 // current iterate and A·v; swapped each iteration
-	start   []float64 // copy of PowerOptions.Start, used by the first run
-	rng     *rand.Rand
-	warm    bool // v holds the last run's eigenvector
+	n         int
+	maxIter   int
+	tol       float64
+	warmStart           // v: the current iterate, swapped with w each iteration
+	w         []float64 // A·v
+	start     []float64 // copy of PowerOptions.Start, used by the first run
+	rng       *rand.Rand
 }
 
 // NewPowerIterator returns a PowerIterator for operators of dimension n.
@@ -87,12 +87,12 @@ func NewPowerIterator(n int, opt PowerOptions) *PowerIterator {
 		panic(fmt.Sprintf("curvature: NewPowerIterator dimension %d, want ≥ 1", n))
 	}
 	p := &PowerIterator{
-		n:       n,
-		maxIter: opt.MaxIter,
-		tol:     opt.Tol,
-		v:       make([]float64, n),
-		w:       make([]float64, n),
-		rng:     newRand(opt.Seed),
+		n:         n,
+		maxIter:   opt.MaxIter,
+		tol:       opt.Tol,
+		warmStart: warmStart{v: make([]float64, n)},
+		w:         make([]float64, n),
+		rng:       newRand(opt.Seed),
 	}
 	if p.maxIter <= 0 {
 		p.maxIter = DefaultPowerMaxIter
@@ -220,22 +220,28 @@ func residualAndScale(w, v []float64, lambda, inv float64) float64 {
 	return math.Sqrt((s0 + s1) + (s2 + s3))
 }
 
-// Warm returns the vector the next Run starts from (the last run's
-// eigenvector), or nil before any run; checkpoints save it so that a
-// resumed run iterates exactly as an uninterrupted one. It aliases the
-// iterator's storage.
-func (p *PowerIterator) Warm() []float64 {
-	if !p.warm {
-		return nil
-	}
-	return p.v
+// warmStart holds a solver's start vector: the last run's eigenvector once
+// warm. Checkpoints save it so that a resumed run iterates exactly as an
+// uninterrupted one.
+type warmStart struct {
+	v    []float64
+	warm bool // v holds the last run's eigenvector
 }
 
-// SetWarm makes v (copied; unit norm expected) the next Run's start.
-func (p *PowerIterator) SetWarm(v []float64) {
-	if len(v) != p.n {
-		panic(fmt.Sprintf("curvature: SetWarm with length %d, want %d", len(v), p.n))
+// Warm returns the vector the next run starts from, or nil before any run.
+// It aliases the solver's storage.
+func (w *warmStart) Warm() []float64 {
+	if !w.warm {
+		return nil
 	}
-	copy(p.v, v)
-	p.warm = true
+	return w.v
+}
+
+// SetWarm makes v (copied; unit norm expected) the next run's start.
+func (w *warmStart) SetWarm(v []float64) {
+	if len(v) != len(w.v) {
+		panic(fmt.Sprintf("curvature: SetWarm with length %d, want %d", len(v), len(w.v)))
+	}
+	copy(w.v, v)
+	w.warm = true
 }

@@ -32,8 +32,7 @@ type TopEigenSolver struct {
 	w           []float64
 	alpha, beta []float64
 	ritz        *Ritz
-	v           []float64 // the last eigenvector, the next start
-	warm        bool
+	warmStart   // the last eigenvector, the next start
 	seed        uint64
 }
 
@@ -46,7 +45,7 @@ func NewTopEigenSolver(n, maxIter int, tol float64, seed uint64) *TopEigenSolver
 	}
 	m := min(maxIter, n)
 	return &TopEigenSolver{n: n, maxIter: m, tol: tol, seed: seed,
-		basis: make([]float64, m*n), w: make([]float64, n), v: make([]float64, n),
+		basis: make([]float64, m*n), w: make([]float64, n), warmStart: warmStart{v: make([]float64, n)},
 		alpha: make([]float64, m), beta: make([]float64, m), ritz: NewRitz(m)}
 }
 
@@ -132,20 +131,3 @@ func (r *Ritz) Top(alpha, beta []float64) (theta, last float64) {
 // TopVector returns component j of the top eigenvector from the last Top
 // call on an m-step run.
 func (r *Ritz) TopVector(j, m int) float64 { return r.z[j*m+m-1] }
-
-// Warm returns the next run's start vector, or nil before any run.
-func (s *TopEigenSolver) Warm() []float64 {
-	if !s.warm {
-		return nil
-	}
-	return s.v
-}
-
-// SetWarm makes v (copied) the next run's start.
-func (s *TopEigenSolver) SetWarm(v []float64) {
-	if len(v) != s.n {
-		panic(fmt.Sprintf("curvature: SetWarm with length %d, want %d", len(v), s.n))
-	}
-	copy(s.v, v)
-	s.warm = true
-}
