@@ -120,3 +120,33 @@ func TestExecuteRefusesAnotherConfig(t *testing.T) {
 		t.Fatalf("Execute: %v", err)
 	}
 }
+
+// TestRemainingCostOrder: a Wasserstein run outranks an L2 run of the same
+// length, full diagnostics outrank light ones, and logged tasks are paid.
+func TestRemainingCostOrder(t *testing.T) {
+	dir := t.TempDir()
+	base, err := Base("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(name, reg, level string) Run {
+		c := base
+		c.Reg, c.Diagnostics.Level = reg, level
+		return Run{Name: name, Config: c}
+	}
+	l2, wass, full := run("l2", "l2", "light"), run("wass", "wasserstein", "light"), run("full", "l2", "full")
+	if !(remainingCost(dir, wass) > remainingCost(dir, full) && remainingCost(dir, full) > remainingCost(dir, l2)) {
+		t.Errorf("costs wass %v, full %v, l2 %v: want decreasing", remainingCost(dir, wass), remainingCost(dir, full), remainingCost(dir, l2))
+	}
+	before := remainingCost(dir, l2)
+	if err := os.MkdirAll(filepath.Join(dir, "runs", "l2"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logged := strings.Repeat("{}\n", base.Tasks-1)
+	if err := os.WriteFile(filepath.Join(dir, "runs", "l2", "tasks.jsonl"), []byte(logged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := remainingCost(dir, l2), before/float64(base.Tasks); math.Abs(got-want) > 1e-9*want {
+		t.Errorf("with %d of %d tasks logged: cost %v, want %v", base.Tasks-1, base.Tasks, got, want)
+	}
+}
