@@ -7,6 +7,7 @@ package schedule
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/optim"
@@ -37,6 +38,11 @@ type Options struct {
 	// per-layer scheduler"); the diagnostics' own --alpha-variant, which ρ̂
 	// uses, stays the paper's.
 	Alpha string
+	// MaxLR, if positive, is a ceiling that warming never crosses: a layer
+	// whose learning rate would exceed it is held. Alg. 1 has none (0, the
+	// default); at the paper's scale its warming ran a CReLU net's rates up
+	// a thousandfold into collapse (README, "The paper's scale").
+	MaxLR float64
 }
 
 // WithDefaults fills zero fields (except Floor) with their defaults.
@@ -78,6 +84,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--warm-horizon: must be in [0, 1], got %v", o.WarmHorizon)
 	case o.WarmRatio <= 0 || o.WarmRatio > 1:
 		return fmt.Errorf("--warm-ratio: must be in (0, 1], got %v", o.WarmRatio)
+	case o.MaxLR < 0 || math.IsNaN(o.MaxLR) || math.IsInf(o.MaxLR, 0):
+		return fmt.Errorf("--max-lr: must be a finite number >= 0, got %v", o.MaxLR)
 	case o.Alpha != "code" && o.Alpha != "paper":
 		return fmt.Errorf("--sched-alpha: unknown effective step %q (want code or paper)", o.Alpha)
 	}
@@ -128,7 +136,7 @@ func (c *Controller) Step(row *diagnostics.Row, stepInTask, taskSteps int) map[s
 			case alpha > o.Gamma*safe && alpha > o.Floor:
 				d = Cool
 				c.opt.SetLR(g, grp.LR*o.Cool)
-			case early && alpha < o.WarmRatio*o.Gamma*safe:
+			case early && alpha < o.WarmRatio*o.Gamma*safe && (o.MaxLR == 0 || grp.LR*o.Warm <= o.MaxLR):
 				d = Warm
 				c.opt.SetLR(g, grp.LR*o.Warm)
 			}

@@ -76,3 +76,40 @@ func TestComparesTheConfiguredSignals(t *testing.T) {
 		t.Errorf("Validate of an unknown α: %v", err)
 	}
 }
+
+// TestMaxLRStopsWarming: with a ceiling, a layer warms until one more warm
+// would cross it, then holds; cooling is unaffected; without one (Alg. 1)
+// it warms on.
+func TestMaxLRStopsWarming(t *testing.T) {
+	row := &diagnostics.Row{Layers: map[string]*diagnostics.Layer{
+		"a": {Alpha: 0.01, AlphaCode: 0.01, AlphaTilde: num(1)}, // always far below: warm
+	}}
+	for _, tc := range []struct {
+		maxLR  float64
+		warms  int
+		finalL float64
+	}{
+		{0, 100, math.Pow(1.01, 100)},
+		{1.05, 4, math.Pow(1.01, 4)}, // 1.01^5 = 1.051 > 1.05
+	} {
+		opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
+		c := New(opt, Options{MaxLR: tc.maxLR}, diagnostics.Options{})
+		warms := 0
+		for range 100 {
+			if c.Step(row, 0, 100)["a"] == Warm {
+				warms++
+			}
+		}
+		if lr := opt.Groups()[0].LR; warms != tc.warms || math.Abs(lr-tc.finalL) > 1e-12 {
+			t.Errorf("max-lr %v: %d warms, lr %v; want %d, %v", tc.maxLR, warms, lr, tc.warms, tc.finalL)
+		}
+	}
+	opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
+	hot := &diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": {Alpha: 5, AlphaCode: 5, AlphaTilde: num(1)}}}
+	if d := New(opt, Options{MaxLR: 0.5}, diagnostics.Options{}).Step(hot, 0, 100)["a"]; d != Cool {
+		t.Errorf("above the bound with a ceiling: %s, want cool", d)
+	}
+	if err := (Options{MaxLR: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "--max-lr") {
+		t.Errorf("negative max-lr: %v", err)
+	}
+}

@@ -96,11 +96,13 @@ type SchedConfig struct {
 	WarmHorizon float64 `yaml:"warm_horizon"`
 	WarmRatio   float64 `yaml:"warm_ratio"`
 	Alpha       string  `yaml:"alpha"` // effective step compared: code (default) | paper
+	// omitempty keeps the hash of every config without a ceiling as it was.
+	MaxLR float64 `yaml:"max_lr,omitempty"`
 }
 
 // Options converts the config to the schedule package's options.
 func (s SchedConfig) Options() schedule.Options {
-	return schedule.Options{Gamma: s.Gamma, Cool: s.Cool, Warm: s.Warm, Floor: s.Floor, WarmHorizon: s.WarmHorizon, WarmRatio: s.WarmRatio, Alpha: s.Alpha}
+	return schedule.Options{Gamma: s.Gamma, Cool: s.Cool, Warm: s.Warm, Floor: s.Floor, WarmHorizon: s.WarmHorizon, WarmRatio: s.WarmRatio, Alpha: s.Alpha, MaxLR: s.MaxLR}
 }
 
 // Methods lists the accepted --method values.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +48,7 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 		{[]string{"run", "--out", out, "--hidden", "256,x"}, []string{"--hidden", "x"}},
 		{[]string{"run", "--out", out, "--reg", "elastic"}, []string{"--reg", "elastic"}},
 		{[]string{"run", "--out", out, "--method", "magic"}, []string{"--method", "magic"}},
+		{[]string{"run", "--out", out, "--method", "scheduled", "--max-lr", "-1"}, []string{"--max-lr", "-1"}},
 		{[]string{"run", "--out", out, "--preset", "huge"}, []string{"--preset", "huge"}},
 		{[]string{"run", "--out", out, "--tasks", "zero"}, []string{"--tasks", "zero"}},
 		{[]string{"run", "--resume", filepath.Join(dir, "norun")}, []string{"--resume", "norun"}},
@@ -93,5 +95,47 @@ func TestConfigRoundTrip(t *testing.T) {
 	}
 	if !strings.Contains(string(ca), "leaky_relu:0.3") || !strings.Contains(string(ca), "- 8") {
 		t.Fatalf("flags not resolved into config.yaml:\n%s", ca)
+	}
+}
+
+// TestMaxLRCeiling: --max-lr reaches the controller and config.yaml, and no
+// logged learning rate crosses it; a run without it writes no max_lr, so
+// the configs (and hashes) of earlier runs are unchanged.
+func TestMaxLRCeiling(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"run", "--preset", "smoke", "--method", "scheduled", "--lr", "0.0199", "--epochs", "10", "--window", "5"}
+	capped, free := filepath.Join(dir, "capped"), filepath.Join(dir, "free")
+	for _, run := range [][]string{append(args, "--max-lr", "0.02", "--out", capped), append(args, "--out", free)} {
+		if out, err := exec.Command(binary, run...).CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	maxLR := func(rd string) float64 {
+		b, err := os.ReadFile(filepath.Join(rd, "metrics.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hi := 0.0
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var row struct{ LR map[string]float64 }
+			if err := json.Unmarshal([]byte(line), &row); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range row.LR {
+				hi = max(hi, v)
+			}
+		}
+		return hi
+	}
+	if hi := maxLR(capped); hi > 0.02 {
+		t.Errorf("with --max-lr 0.02 a layer's lr reached %v", hi)
+	}
+	if hi := maxLR(free); hi <= 0.02 {
+		t.Errorf("without a ceiling no layer warmed past 0.02 (max %v): the test shows nothing", hi)
+	}
+	cc, _ := os.ReadFile(filepath.Join(capped, "config.yaml"))
+	cf, _ := os.ReadFile(filepath.Join(free, "config.yaml"))
+	if !strings.Contains(string(cc), "max_lr: 0.02") || strings.Contains(string(cf), "max_lr") {
+		t.Errorf("config.yaml: capped run\n%s\nfree run\n%s", cc, cf)
 	}
 }

@@ -129,6 +129,7 @@ Values are resolved in this order, later ones winning: the defaults, --preset,
 	f.Float64Var(&sc.WarmHorizon, "warm-horizon", sc.WarmHorizon, "scheduled: fraction of each task's steps during which warming is allowed")
 	f.Float64Var(&sc.WarmRatio, "warm-ratio", sc.WarmRatio, "scheduled: warm when α < ratio·γ·α̃*")
 	f.StringVar(&sc.Alpha, "sched-alpha", sc.Alpha, "scheduled: effective step compared with the bound, code or paper (see README)")
+	f.Float64Var(&sc.MaxLR, "max-lr", sc.MaxLR, "scheduled: never warm a layer's learning rate above this (0: no ceiling, as Alg. 1)")
 	return cmd
 }
 
@@ -222,6 +223,8 @@ func setField(dst, src *train.Config, name, hidden string) error {
 		dst.Schedule.WarmRatio = src.Schedule.WarmRatio
 	case "sched-alpha":
 		dst.Schedule.Alpha = src.Schedule.Alpha
+	case "max-lr":
+		dst.Schedule.MaxLR = src.Schedule.MaxLR
 	}
 	return nil
 }
