@@ -169,7 +169,11 @@ func fig1Report(dir string, runs []Run) (string, error) {
 		fmt.Fprintf(&b, "![fig1%s](fig1%s.png) ", p.id, p.id)
 	}
 	fmt.Fprintf(&b, "\n\nPaper, per panel: %s.\n\n", panelClaims())
-	fmt.Fprintf(&b, "Does the claim hold at this scale? %d of 6 panels reproduce as the paper describes them (%s). ", len(held), strings.Join(held, ", "))
+	fmt.Fprintf(&b, "Does the claim hold at this scale? %d of 6 panels reproduce as the paper describes them", len(held))
+	if len(held) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(held, ", "))
+	}
+	b.WriteString(". ")
 	b.WriteString("A panel that does not reproduce can still be a counterexample of another shape (the table shows each metric and outcome); the check above is only against the paper's own description.\n")
 	return b.String(), nil
 }

@@ -91,10 +91,8 @@ func boundsReport(dir, name string, run Run) (string, error) {
 	}
 	b.WriteString("\n\nShare of logged steps at which fc1's α exceeds each bound, and the median α, by task (seed 0); α_code is the public code's effective step:\n\n")
 	b.WriteString("| task | α > α_g* | α > α_vol* | α > α̃* | α_code > α̃* | median α | median α_code | median α̃* |\n|---|---|---|---|---|---|---|---|\n")
+	var stats []boundStats
 	for t := 1; t <= len(ends); t++ {
-		if t > 3 && t%5 != 0 && t != len(ends) {
-			continue
-		}
 		lo, hi := window(t, t)
 		var n, g, v, c, cc int
 		var as, acs, ts []float64
@@ -123,7 +121,54 @@ func boundsReport(dir, name string, run Run) (string, error) {
 			continue
 		}
 		share := func(k int) float64 { return float64(k) / float64(n) }
-		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f | %.2f | %.3g | %.3g | %.3g |\n", t, share(g), share(v), share(c), share(cc), median(as), median(acs), median(ts))
+		st := boundStats{overG: share(g), overTilde: share(c), medianAlpha: median(as)}
+		stats = append(stats, st)
+		if t > 3 && t%5 != 0 && t != len(ends) {
+			continue
+		}
+		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f | %.2f | %.3g | %.3g | %.3g |\n", t, st.overG, share(v), st.overTilde, share(cc), st.medianAlpha, median(acs), median(ts))
 	}
+	b.WriteString("\n" + boundsVerdict(stats) + "\n")
 	return b.String(), nil
+}
+
+// boundStats is one task's summary of fc1's effective step against the
+// bounds: the shares of logged steps above α_g* and α̃*, and the median α.
+type boundStats struct{ overG, overTilde, medianAlpha float64 }
+
+// boundsVerdict tests Figs. 3 and 10–12's claim on the per-task summaries:
+// it holds when, from the first five tasks to the last five, the median α
+// rises and the shares of steps above α_g* and above α̃* both rise (the
+// first and last halves for runs of fewer than ten tasks).
+func boundsVerdict(tasks []boundStats) string {
+	k := min(5, len(tasks)/2) // disjoint windows, so a short run compares halves
+	if k == 0 {
+		return "Does the claim hold at this scale? It cannot be tested: fewer than two tasks were logged."
+	}
+	mean := func(ts []boundStats, f func(boundStats) float64) float64 {
+		var s float64
+		for _, t := range ts {
+			s += f(t) / float64(len(ts))
+		}
+		return s
+	}
+	first, last := tasks[:k], tasks[len(tasks)-k:]
+	type part struct {
+		what        string
+		early, late float64
+	}
+	parts := []part{
+		{"median α", mean(first, func(t boundStats) float64 { return t.medianAlpha }), mean(last, func(t boundStats) float64 { return t.medianAlpha })},
+		{"share above α_g*", mean(first, func(t boundStats) float64 { return t.overG }), mean(last, func(t boundStats) float64 { return t.overG })},
+		{"share above α̃*", mean(first, func(t boundStats) float64 { return t.overTilde }), mean(last, func(t boundStats) float64 { return t.overTilde })},
+	}
+	holds := true
+	var said []string
+	for _, p := range parts {
+		rises := p.late > p.early
+		holds = holds && rises
+		said = append(said, fmt.Sprintf("%s %.3g → %.3g (%s)", p.what, p.early, p.late, map[bool]string{true: "rises", false: "does not rise"}[rises]))
+	}
+	return fmt.Sprintf("Does the claim hold at this scale? It %s. Test: from the mean of the first %d tasks to the mean of the last %d, the median α and the shares of steps above α_g* and α̃* must all rise. Measured: %s.",
+		map[bool]string{true: "holds", false: "does not hold"}[holds], k, k, strings.Join(said, "; "))
 }

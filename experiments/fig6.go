@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/lot-toolkit/lot/plotting"
@@ -31,6 +32,7 @@ func fig6Report(dir string, runs []Run) (string, error) {
 	var b strings.Builder
 	b.WriteString("Learning rate of each layer (seed 0) at the start, the middle and the end of the run, and the controller's decisions over the run.\n\n")
 	b.WriteString("| setting | layer | start | middle | end | cool | warm | hold |\n|---|---|---|---|---|---|---|---|\n")
+	var verdicts []settingVerdict
 	for _, m := range fig5Methods {
 		var run Run
 		for _, r := range runs {
@@ -40,6 +42,7 @@ func fig6Report(dir string, runs []Run) (string, error) {
 		}
 		rd := filepath.Join(dir, "runs", run.Name)
 		fig := plotting.Figure{Title: "Fig. 6: " + m.name + ", scheduled", XLabel: "update step", YLabel: "learning rate", LogY: true}
+		var layers []layerLR
 		for _, layer := range []string{"fc1", "fc2"} {
 			s, err := train.ReadSeries(rd, "lr."+layer)
 			if err != nil {
@@ -53,12 +56,66 @@ func fig6Report(dir string, runs []Run) (string, error) {
 			}
 			n := len(s.Y)
 			fmt.Fprintf(&b, "| %s | %s | %.3g | %.3g | %.3g | %d | %d | %d |\n", m.name, layer, s.Y[0], s.Y[n/2], s.Y[n-1], counts["cool"], counts["warm"], counts["hold"])
+			layers = append(layers, layerLR{name: layer, start: s.Y[0], peak: slices.Max(s.Y), end: s.Y[n-1], warms: counts["warm"]})
 		}
+		verdicts = append(verdicts, lrShapeVerdict(m.name, layers))
 		if err := fig.Save(filepath.Join(dir, "fig6-"+m.name)); err != nil {
 			return "", err
 		}
 	}
 	b.WriteString("\n![crelu](fig6-crelu.png) ![l2](fig6-l2.png) ![wasserstein](fig6-wasserstein.png)\n\n")
-	b.WriteString("Whether the shapes match the paper's description is read from the table: a warm count of 0 means the controller never warmed that layer.\n")
+	held := 0
+	var said []string
+	for _, v := range verdicts {
+		if v.holds {
+			held++
+		}
+		said = append(said, v.text)
+	}
+	fmt.Fprintf(&b, "Does the claim hold at this scale? In %d of %d settings. Test, on each layer's start and end rate: L2, every layer ends below a third of its start; "+
+		"Wasserstein, some layer was warmed above its start and every layer ends below its start; CReLU, some layer ends above its start and none above ten times it (the plateau is not tested). %s.\n",
+		held, len(verdicts), strings.Join(said, "; "))
 	return b.String(), nil
+}
+
+// layerLR is one layer's learning rate at the start of a scheduled run, its
+// peak and its end, and how often the controller warmed it.
+type layerLR struct {
+	name             string
+	start, peak, end float64
+	warms            int
+}
+
+// lrShapeVerdict tests Fig. 6's description of one setting's learned rates.
+func lrShapeVerdict(setting string, layers []layerLR) settingVerdict {
+	all := func(f func(layerLR) bool) bool {
+		for _, l := range layers {
+			if !f(l) {
+				return false
+			}
+		}
+		return len(layers) > 0
+	}
+	some := func(f func(layerLR) bool) bool {
+		for _, l := range layers {
+			if f(l) {
+				return true
+			}
+		}
+		return false
+	}
+	var holds bool
+	switch setting {
+	case "l2":
+		holds = all(func(l layerLR) bool { return l.end < l.start/3 })
+	case "wasserstein":
+		holds = some(func(l layerLR) bool { return l.peak > l.start }) && all(func(l layerLR) bool { return l.end < l.start })
+	case "crelu":
+		holds = some(func(l layerLR) bool { return l.end > l.start }) && all(func(l layerLR) bool { return l.end <= 10*l.start })
+	}
+	var ends []string
+	for _, l := range layers {
+		ends = append(ends, fmt.Sprintf("%s %.3g → %.3g (peak %.3g, %d warms)", l.name, l.start, l.end, l.peak, l.warms))
+	}
+	return settingVerdict{holds, fmt.Sprintf("%s: %s (%s)", setting, map[bool]string{true: "holds", false: "does not hold"}[holds], strings.Join(ends, ", "))}
 }

@@ -150,3 +150,58 @@ func TestRemainingCostOrder(t *testing.T) {
 		t.Errorf("with %d of %d tasks logged: cost %v, want %v", base.Tasks-1, base.Tasks, got, want)
 	}
 }
+
+// The verdicts of Figs. 3, 4 and 6 on hand-made summaries, each on both
+// sides of its test.
+func TestBoundsVerdict(t *testing.T) {
+	rising := []boundStats{{0.1, 0.1, 0.3}, {0.2, 0.3, 0.5}}
+	if v := boundsVerdict(rising); !strings.Contains(v, "It holds") {
+		t.Errorf("rising α and shares: %s", v)
+	}
+	// α rises but its crossings of α̃* fall: the claim needs both.
+	mixed := []boundStats{{0.1, 0.5, 0.3}, {0.2, 0.3, 0.5}}
+	if v := boundsVerdict(mixed); !strings.Contains(v, "does not hold") || !strings.Contains(v, "share above α̃* 0.5 → 0.3 (does not rise)") {
+		t.Errorf("falling α̃* crossings: %s", v)
+	}
+	if v := boundsVerdict(nil); !strings.Contains(v, "cannot be tested") {
+		t.Errorf("no tasks: %s", v)
+	}
+}
+
+func TestRhoVerdict(t *testing.T) {
+	for _, c := range []struct {
+		rho, g, vol float64
+		holds       bool
+	}{
+		{-0.9, -0.8, -0.5, true},
+		{-0.79, -0.80, -0.69, false}, // α_g* as good: paper-scale CReLU
+		{-0.84, -0.80, -0.69, false}, // better, but within the margin
+		{0.5, 0.6, 0.7, false},       // positive: predicts nothing
+		{math.NaN(), -0.5, -0.5, false},
+		{-0.3, math.NaN(), math.NaN(), true},
+	} {
+		if v := rhoVerdict("s", c.rho, c.g, c.vol); v.holds != c.holds {
+			t.Errorf("ρ̂ %v, α_g* %v, α_vol* %v: holds %v, want %v (%s)", c.rho, c.g, c.vol, v.holds, c.holds, v.text)
+		}
+	}
+}
+
+func TestLRShapeVerdict(t *testing.T) {
+	for _, c := range []struct {
+		setting string
+		layers  []layerLR
+		holds   bool
+	}{
+		{"l2", []layerLR{{"fc1", 0.02, 0.02, 0.0015, 0}, {"fc2", 0.02, 0.02, 0.005, 0}}, true},
+		{"l2", []layerLR{{"fc1", 1e-3, 1.4e-3, 1.3e-3, 5}, {"fc2", 1e-3, 2.2e-3, 2.1e-3, 9}}, false},
+		{"wasserstein", []layerLR{{"fc1", 0.02, 0.02, 0.002, 0}, {"fc2", 0.02, 0.02, 0.01, 3}}, false}, // warms only undid cooling
+		{"wasserstein", []layerLR{{"fc1", 0.02, 0.03, 0.002, 3}, {"fc2", 0.02, 0.02, 0.01, 0}}, true},
+		{"crelu", []layerLR{{"fc1", 1e-3, 1e-3, 1e-3, 0}, {"fc2", 1e-3, 5e-3, 5e-3, 40}}, true},
+		{"crelu", []layerLR{{"fc1", 1e-3, 0.13, 0.13, 9}, {"fc2", 1e-3, 1.8, 1.8, 774}}, false}, // runaway
+		{"crelu", nil, false},
+	} {
+		if v := lrShapeVerdict(c.setting, c.layers); v.holds != c.holds {
+			t.Errorf("%s %v: holds %v, want %v (%s)", c.setting, c.layers, v.holds, c.holds, v.text)
+		}
+	}
+}
