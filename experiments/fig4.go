@@ -150,16 +150,9 @@ func fig4Report(dir string, runs []Run) (string, error) {
 	}
 	b.WriteString("\n![crelu](fig4-crelu.png) ![l2](fig4-l2.png) ![wasserstein](fig4-wasserstein.png)\n\n")
 	b.WriteString("\"saturated\": α exceeded that bound at (nearly) every logged step of every task, so the share is constant and predicts nothing.\n\n")
-	held := 0
-	var said []string
-	for _, v := range verdicts {
-		if v.holds {
-			held++
-		}
-		said = append(said, v.text)
-	}
+	held, said := tally(verdicts)
 	fmt.Fprintf(&b, "Does the claim hold at this scale? In %d of %d settings. Test: ρ̂'s r must be negative and below both α_g*'s and α_vol*'s by more than %.2f (a smaller gap is within what one seed can tell apart). %s.\n",
-		held, len(verdicts), rhoMargin, strings.Join(said, "; "))
+		held, len(verdicts), rhoMargin, said)
 	return b.String(), nil
 }
 
@@ -167,9 +160,23 @@ func fig4Report(dir string, runs []Run) (string, error) {
 // single bound's for Fig. 4's claim to count as holding in a setting.
 const rhoMargin = 0.05
 
+// settingVerdict says whether a figure's claim holds in one setting, and
+// the numbers that decided it.
 type settingVerdict struct {
 	holds bool
 	text  string
+}
+
+// tally counts the settings in which the claim holds and joins their texts.
+func tally(verdicts []settingVerdict) (held int, said string) {
+	texts := make([]string, len(verdicts))
+	for i, v := range verdicts {
+		if v.holds {
+			held++
+		}
+		texts[i] = v.text
+	}
+	return held, strings.Join(texts, "; ")
 }
 
 // rhoVerdict tests Fig. 4's claim in one setting from the Pearson

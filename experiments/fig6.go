@@ -64,17 +64,10 @@ func fig6Report(dir string, runs []Run) (string, error) {
 		}
 	}
 	b.WriteString("\n![crelu](fig6-crelu.png) ![l2](fig6-l2.png) ![wasserstein](fig6-wasserstein.png)\n\n")
-	held := 0
-	var said []string
-	for _, v := range verdicts {
-		if v.holds {
-			held++
-		}
-		said = append(said, v.text)
-	}
+	held, said := tally(verdicts)
 	fmt.Fprintf(&b, "Does the claim hold at this scale? In %d of %d settings. Test, on each layer's start and end rate: L2, every layer ends below a third of its start; "+
 		"Wasserstein, some layer was warmed above its start and every layer ends below its start; CReLU, some layer ends above its start and none above ten times it (the plateau is not tested). %s.\n",
-		held, len(verdicts), strings.Join(said, "; "))
+		held, len(verdicts), said)
 	return b.String(), nil
 }
 
