@@ -205,3 +205,10 @@ func TestLRShapeVerdict(t *testing.T) {
 		}
 	}
 }
+
+func TestTally(t *testing.T) {
+	held, said := tally([]settingVerdict{{true, "a: holds"}, {false, "b: does not"}, {true, "c: holds"}})
+	if held != 2 || said != "a: holds; b: does not; c: holds" {
+		t.Fatalf("tally = %d, %q; want 2, %q", held, said, "a: holds; b: does not; c: holds")
+	}
+}
