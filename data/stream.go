@@ -20,6 +20,8 @@ type Task struct {
 // Stream is a sequence of tasks built from one MNIST subset.
 type Stream interface {
 	Name() string
+	// Size is the number of images in every task (Config.Samples resolved).
+	Size() int
 	InputDim() int
 	Classes() int
 	// Task returns task k (0-based). Deterministic in (stream config, seed, k): calling Task(k) in any order gives identical data.
@@ -27,18 +29,43 @@ type Stream interface {
 }
 
 // Normalised is implemented by every stream NewStream returns. It reports
-// the statistics used to normalise the subset: X = (p/255 - mean) / std.
+// the statistics used to normalise the subset, X = (p/255 - mean) / std:
+// the subset's own or the full set's, as Config.Normalize chose.
 type Normalised interface {
 	Normalisation() (mean, std float64)
 }
 
 // Config selects and parameterises a stream.
 type Config struct {
-	Kind    string  // one of StreamKinds(); "" means "random-label"
-	Samples int     // training images drawn once per seed, in [1, MNIST.N]
-	Relabel float64 // random-label: fraction of labels re-drawn per task, in [0, 1]
-	Seed    uint64
+	Kind string // one of StreamKinds(); "" means "random-label"
+	// Samples is the number of training images drawn once per seed, in
+	// [1, MNIST.N], or AllSamples.
+	Samples   int
+	Normalize string  // one of Normalizations(); "" means NormalizeSubset
+	Relabel   float64 // random-label: fraction of labels re-drawn per task, in [0, 1]
+	Seed      uint64
 }
+
+// AllSamples as Config.Samples takes every image of the set: the same
+// stream as Samples = MNIST.N (all images, in the seed's draw order).
+const AllSamples = -1
+
+// The normalisations: which images' pixel statistics set X = (p/255 −
+// mean)/std. Both use one scalar mean and one unbiased standard deviation
+// over all pixels of those images, as the authors' code computes them
+// ((data/255).mean() and .std() over every axis, torch's std being
+// unbiased) and applies them with torchvision's Normalize.
+const (
+	// NormalizeSubset uses the drawn subset's own statistics (paper, App. D).
+	NormalizeSubset = "subset"
+	// NormalizeFullTrain uses the statistics of every image of the set given
+	// to NewStream — all 60,000 training images with LoadMNIST — whatever
+	// subset is drawn (the authors' public code).
+	NormalizeFullTrain = "full-train"
+)
+
+// Normalizations returns the valid Config.Normalize values, the default first.
+func Normalizations() []string { return []string{NormalizeSubset, NormalizeFullTrain} }
 
 // DefaultConfig is the standard loss-of-trainability setup: 21000 images,
 // every label re-drawn at each task.
@@ -66,7 +93,7 @@ func StreamKinds() []string {
 }
 
 // NewStream validates cfg and builds the stream. The subset is drawn and
-// normalised here, in O(Samples·D).
+// normalised here, in O(Samples·D), or O(MNIST.N·D) for NormalizeFullTrain.
 func NewStream(m *MNIST, cfg Config) (Stream, error) {
 	if m == nil || m.N <= 0 || m.D <= 0 || len(m.Pixels) != m.N*m.D || len(m.Labels) != m.N {
 		return nil, fmt.Errorf("data: stream needs a loaded MNIST set")
@@ -75,15 +102,27 @@ func NewStream(m *MNIST, cfg Config) (Stream, error) {
 	if kind == "" {
 		kind = streamKinds[0].name
 	}
-	if cfg.Samples < 1 || cfg.Samples > m.N {
-		return nil, fmt.Errorf("data: stream samples %d outside [1, %d]", cfg.Samples, m.N)
+	n := cfg.Samples
+	if n == AllSamples {
+		n = m.N
+	}
+	if n < 1 || n > m.N {
+		return nil, fmt.Errorf("data: stream samples %d outside [1, %d] (or AllSamples)", cfg.Samples, m.N)
+	}
+	var fullSet bool
+	switch cfg.Normalize {
+	case "", NormalizeSubset:
+	case NormalizeFullTrain:
+		fullSet = true
+	default:
+		return nil, fmt.Errorf("data: unknown stream normalisation %q (valid: %s)", cfg.Normalize, strings.Join(Normalizations(), ", "))
 	}
 	if !(cfg.Relabel >= 0 && cfg.Relabel <= 1) { // also rejects NaN
 		return nil, fmt.Errorf("data: stream relabel fraction %v outside [0, 1]", cfg.Relabel)
 	}
 	for _, k := range streamKinds {
 		if k.name == kind {
-			return k.build(newSubset(m, cfg.Samples, cfg.Seed), cfg), nil
+			return k.build(newSubset(m, n, cfg.Seed, fullSet), cfg), nil
 		}
 	}
 	return nil, fmt.Errorf("data: unknown stream kind %q (valid: %s)", cfg.Kind, strings.Join(StreamKinds(), ", "))
@@ -101,9 +140,10 @@ type subset struct {
 
 // newSubset draws n distinct images with rng (seed, "subsample") — the first
 // n entries of a Fisher–Yates shuffle, kept in draw order — and normalises
-// them with their scalar mean and unbiased standard deviation (as
-// torch.Tensor.std() computes) over all n·d pixels.
-func newSubset(m *MNIST, n int, seed uint64) *subset {
+// them with the scalar mean and unbiased standard deviation (as
+// torch.Tensor.std() computes) over all pixels of the subset, or of every
+// image of m when fullSet is set.
+func newSubset(m *MNIST, n int, seed uint64, fullSet bool) *subset {
 	r := rng.New(seed, "subsample")
 	perm := make([]int, m.N)
 	for i := range perm {
@@ -116,30 +156,20 @@ func newSubset(m *MNIST, n int, seed uint64) *subset {
 	s := &subset{n: n, d: m.D, index: perm[:n:n], labels: make([]int32, n)}
 
 	// A histogram of the 256 pixel values gives accurate float64 statistics
-	// in one cheap pass.
+	// in one cheap pass, and the same bits whatever the images' order.
 	var hist [256]int64
-	for _, idx := range s.index {
-		for _, p := range m.Pixels[idx*m.D : (idx+1)*m.D] {
+	if fullSet {
+		for _, p := range m.Pixels {
 			hist[p]++
 		}
-	}
-	total := float64(n * m.D)
-	var sum float64
-	for v, c := range hist {
-		sum += float64(c) * float64(v) / 255
-	}
-	s.mean = sum / total
-	var ss float64
-	for v, c := range hist {
-		dev := float64(v)/255 - s.mean
-		ss += float64(c) * dev * dev
-	}
-	s.std = 1 // a constant subset (or a single pixel) is only centred
-	if total > 1 {
-		if std := math.Sqrt(ss / (total - 1)); std > 0 {
-			s.std = std
+	} else {
+		for _, idx := range s.index {
+			for _, p := range m.Pixels[idx*m.D : (idx+1)*m.D] {
+				hist[p]++
+			}
 		}
 	}
+	s.mean, s.std = pixelStats(&hist)
 
 	var lut [256]float32
 	for v := range lut {
@@ -156,6 +186,35 @@ func newSubset(m *MNIST, n int, seed uint64) *subset {
 	return s
 }
 
+// pixelStats returns the mean and unbiased standard deviation of p/255 over
+// a histogram of pixel values p. A constant set (or a single pixel) gets
+// std 1, so that it is only centred.
+func pixelStats(hist *[256]int64) (mean, std float64) {
+	var count int64
+	for _, c := range hist {
+		count += c
+	}
+	total := float64(count)
+	var sum float64
+	for v, c := range hist {
+		sum += float64(c) * float64(v) / 255
+	}
+	mean = sum / total
+	var ss float64
+	for v, c := range hist {
+		dev := float64(v)/255 - mean
+		ss += float64(c) * dev * dev
+	}
+	std = 1
+	if total > 1 {
+		if sd := math.Sqrt(ss / (total - 1)); sd > 0 {
+			std = sd
+		}
+	}
+	return mean, std
+}
+
+func (s *subset) Size() int                          { return s.n }
 func (s *subset) InputDim() int                      { return s.d }
 func (s *subset) Classes() int                       { return numClasses }
 func (s *subset) Normalisation() (mean, std float64) { return s.mean, s.std }

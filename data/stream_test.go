@@ -123,8 +123,8 @@ func TestSubsetNormalisation(t *testing.T) {
 
 func TestSubsetDrawsDistinctImagesPerSeed(t *testing.T) {
 	m := loadReal(t)
-	a := newSubset(m, 21000, 1)
-	b := newSubset(m, 21000, 2)
+	a := newSubset(m, 21000, 1, false)
+	b := newSubset(m, 21000, 2, false)
 	seen := make([]bool, m.N)
 	for _, idx := range a.index {
 		if seen[idx] {
@@ -135,7 +135,7 @@ func TestSubsetDrawsDistinctImagesPerSeed(t *testing.T) {
 	if slices.Equal(a.index, b.index) || slices.Equal(a.x, b.x) {
 		t.Error("seeds 1 and 2 drew the same subset")
 	}
-	if again := newSubset(m, 21000, 1); !slices.Equal(a.index, again.index) || !slices.Equal(a.x, again.x) {
+	if again := newSubset(m, 21000, 1, false); !slices.Equal(a.index, again.index) || !slices.Equal(a.x, again.x) {
 		t.Error("seed 1 drew different subsets")
 	}
 	// Seed 1 and 2 subsets overlap like independent 35% samples do.
