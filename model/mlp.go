@@ -53,7 +53,14 @@ const (
 	// InitKaimingNormal draws weights ~ N(0, 2/fan_in) and zero biases, as
 	// torch.nn.init.kaiming_normal_ with its ReLU default.
 	InitKaimingNormal Init = "kaiming-normal"
+	// InitKaimingUniform draws weights ~ U(±sqrt(6/fan_in)) and zero biases,
+	// as torch.nn.init.kaiming_uniform_(w, nonlinearity='relu') (gain √2,
+	// fan-in) followed by zeros_(bias): the authors' public code.
+	InitKaimingUniform Init = "kaiming-uniform"
 )
+
+// Inits returns the valid Init values, the default first.
+func Inits() []Init { return []Init{InitTorch, InitKaimingNormal, InitKaimingUniform} }
 
 // linear is one fully connected layer; W and B are views into Params.
 type linear struct {
@@ -170,8 +177,15 @@ func (m *MLP) Initialize(init Init, rng *rand.Rand) error {
 				l.W[i] = float32(rng.NormFloat64() * std)
 			}
 			clear(l.B)
+		case InitKaimingUniform:
+			// Var U(±b) = b²/3 = 2/fan_in, the same variance as kaiming-normal.
+			b := math.Sqrt(6 / float64(l.in))
+			for i := range l.W {
+				l.W[i] = float32((2*rng.Float64() - 1) * b)
+			}
+			clear(l.B)
 		default:
-			return fmt.Errorf("model: unknown init %q (want %s or %s)", init, InitTorch, InitKaimingNormal)
+			return fmt.Errorf("model: unknown init %q (want one of %v)", init, Inits())
 		}
 	}
 	for _, b := range m.bn {
