@@ -4,6 +4,8 @@
 //
 // As in torch.optim, parameters come in groups, here one per layer, and each
 // group has its own learning rate, which a scheduler may change between
-// steps. Optimiser state can be reset (the reset-optimizer baseline) and
-// saved to and restored from a checkpoint.
+// steps, and, for Adam, its own betas, which a BetaSchedule may change
+// between steps ("fixed" keeps them; "authors-ramp" is the ramp the
+// authors' public code applies). Optimiser state can be reset (the
+// reset-optimizer baseline) and saved to and restored from a checkpoint.
 package optim

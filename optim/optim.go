@@ -33,17 +33,26 @@ type Optimizer interface {
 
 // Adam is torch.optim.Adam (amsgrad off, maximize off).
 type Adam struct {
-	groups       []Group
+	groups []Group
+	// Beta1 and Beta2 are the constructor's betas (torch's defaults): a
+	// group uses them until SetBetas gives it its own, and again after Reset.
 	Beta1, Beta2 float64
 	Eps          float64
 	m, v         []float32 // first and second moments, laid out as params
+	own          []groupBetas
+}
+
+// groupBetas are one group's own betas, as torch's param_groups[g]["betas"].
+type groupBetas struct {
+	beta1, beta2 float64
+	set          bool // false: the group uses Adam.Beta1, Adam.Beta2
 }
 
 // NewAdam makes an Adam optimiser over n parameters with PyTorch's defaults
 // β=(0.9, 0.999), ε=1e-8.
 func NewAdam(n int, groups []Group) *Adam {
 	return &Adam{groups: groups, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8,
-		m: make([]float32, n), v: make([]float32, n)}
+		m: make([]float32, n), v: make([]float32, n), own: make([]groupBetas, len(groups))}
 }
 
 func (a *Adam) Groups() []Group         { return a.groups }
@@ -52,29 +61,49 @@ func (a *Adam) State() map[string][]float32 {
 	return map[string][]float32{"exp_avg": a.m, "exp_avg_sq": a.v}
 }
 
+// Betas returns the betas group g's next Step uses.
+func (a *Adam) Betas(g int) (beta1, beta2 float64) {
+	if o := a.own[g]; o.set {
+		return o.beta1, o.beta2
+	}
+	return a.Beta1, a.Beta2
+}
+
+// SetBetas gives group g its own betas from the next Step on, as assigning
+// torch's param_groups[g]["betas"] does. Bias correction then uses them with
+// the group's step count: 1−β1^t, 1−β2^t.
+func (a *Adam) SetBetas(g int, beta1, beta2 float64) {
+	a.own[g] = groupBetas{beta1: beta1, beta2: beta2, set: true}
+}
+
 // Moments returns Adam's first and second moment buffers (views).
 func (a *Adam) Moments() (m, v []float32) { return a.m, a.v }
 
+// Reset also returns every group to the constructor's betas, as a rebuilt
+// torch.optim.Adam starts from its betas argument.
 func (a *Adam) Reset() {
 	clear(a.m)
 	clear(a.v)
+	clear(a.own)
 	for i := range a.groups {
 		a.groups[i].Steps = 0
 	}
 }
 
 // Step follows torch 1.13's _single_tensor_adam: the scalar factors are
-// formed in float64 and the elementwise work in float32.
+// formed in float64 from the group's betas and the elementwise work is done
+// in float32.
 func (a *Adam) Step(params, grad []float32) {
 	for gi := range a.groups {
 		g := &a.groups[gi]
 		g.Steps++
 		t := float64(g.Steps)
-		bc1 := 1 - math.Pow(a.Beta1, t)
-		bc2 := 1 - math.Pow(a.Beta2, t)
+		beta1, beta2 := a.Betas(gi)
+		bc1 := 1 - math.Pow(beta1, t)
+		bc2 := 1 - math.Pow(beta2, t)
 		adamUpdate(params[g.Offset:g.Offset+g.Len], grad[g.Offset:g.Offset+g.Len],
 			a.m[g.Offset:g.Offset+g.Len], a.v[g.Offset:g.Offset+g.Len],
-			float32(a.Beta1), float32(1-a.Beta1), float32(a.Beta2), float32(1-a.Beta2), float32(g.WeightDecay),
+			float32(beta1), float32(1-beta1), float32(beta2), float32(1-beta2), float32(g.WeightDecay),
 			float32(g.LR/bc1), float32(math.Sqrt(bc2)), float32(a.Eps))
 	}
 }
