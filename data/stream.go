@@ -54,7 +54,9 @@ const AllSamples = -1
 // mean)/std. Both use one scalar mean and one unbiased standard deviation
 // over all pixels of those images, as the authors' code computes them
 // ((data/255).mean() and .std() over every axis, torch's std being
-// unbiased) and applies them with torchvision's Normalize.
+// unbiased) and applies them with torchvision's Normalize. Here the
+// statistics and X are formed in float64 and X rounded once to float32;
+// torch works in float32, so a value may differ from its by one float32 ulp.
 const (
 	// NormalizeSubset uses the drawn subset's own statistics (paper, App. D).
 	NormalizeSubset = "subset"
