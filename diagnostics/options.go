@@ -30,7 +30,7 @@ const (
 	Full
 )
 
-// Levels lists the accepted --diagnostics values.
+// Levels lists the accepted levels, by name.
 var Levels = []string{"off", "light", "full"}
 
 // ParseLevel reads off, light or full.

@@ -38,7 +38,7 @@ type Options struct {
 	// "code" (default), the public code's per-tensor η/((1−β1^t)(√mean v̂+ε)),
 	// or "paper", App. C.1's mean over parameters. The default was chosen by
 	// the "scheduler" experiment of package experiments (README: "The
-	// per-layer scheduler"); the diagnostics' own --alpha-variant, which ρ̂
+	// per-layer scheduler"); the diagnostics' own Alpha, which ρ̂
 	// uses, stays the paper's.
 	Alpha string
 	// MaxLR, if positive, is a ceiling that warming never crosses: a layer

@@ -40,7 +40,7 @@ type Config struct {
 	Method      string  `yaml:"method"` // vanilla | reset-optimizer | reset-model
 
 	Diagnostics DiagConfig  `yaml:"diagnostics"`
-	Schedule    SchedConfig `yaml:"schedule"` // --method scheduled
+	Schedule    SchedConfig `yaml:"schedule"` // method scheduled
 
 	Seed     uint64 `yaml:"seed"`
 	Threads  int    `yaml:"threads"`

@@ -132,7 +132,7 @@ var knobs = []Knob{
 	{Flag: "fisher-samples", Help: "m of the empirical-Fisher rank and of the effective rank; at least 2",
 		field: func(c *Config) any { return &c.Diagnostics.FisherSamples }},
 
-	// Alg. 1's constants: package schedule checks these, with --method
+	// Alg. 1's constants: package schedule checks these, with method
 	// scheduled only.
 	{Flag: "gamma", Help: "safety factor γ (paper); must be positive",
 		field: func(c *Config) any { return &c.Schedule.Gamma }},
