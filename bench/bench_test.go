@@ -37,7 +37,9 @@ func BenchmarkStandardHVP(b *testing.B) {
 // on the standard step, to compare with 40 training steps.
 func BenchmarkFullDiagnostics(b *testing.B) {
 	s := newStandard(1)
-	mon := diagnostics.New(s.st.Model, s.st.Opt, s.st.WS, 0, diagnostics.Options{Level: diagnostics.Full, Beta: 1})
+	o := diagnostics.DefaultOptions()
+	o.Level = diagnostics.Full
+	mon := diagnostics.New(s.st.Model, s.st.Opt, s.st.WS, 0, o)
 	for i := 0; i < 5; i++ {
 		s.gradStep()
 		mon.Before(s.st.Grad)

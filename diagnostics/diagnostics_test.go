@@ -113,7 +113,9 @@ func problem(t *testing.T, bn bool, level Level) (*model.MLP, *Monitor, []float3
 	}
 	opt := optim.NewAdam(len(m.Params), groups)
 	ws := m.NewWorkspace(rows)
-	mon := New(m, opt, ws, 0, Options{Level: level, Beta: 1, PowerTol: 1e-9, PowerMaxIter: 2000, FisherSamples: 10})
+	o := DefaultOptions()
+	o.Level, o.PowerTol, o.PowerMaxIter, o.FisherSamples = level, 1e-9, 2000, 10
+	mon := New(m, opt, ws, 0, o)
 	grad := make([]float32, len(m.Params))
 	m.Forward(ws, x, rows, true)
 	m.CrossEntropy(ws, y)

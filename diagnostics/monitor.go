@@ -87,9 +87,8 @@ type Monitor struct {
 
 // New makes a monitor for a model trained with opt, whose training pass
 // lives in ws. regScale is c of an in-loss regulariser's Hessian c·I (0 for
-// none).
+// none). opts are used as given: start from DefaultOptions.
 func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, regScale float64, opts Options) *Monitor {
-	opts = opts.WithDefaults()
 	mon := &Monitor{opts: opts, m: m, opt: opt, ws: ws, regScale: regScale,
 		sumSq: make([]float64, len(m.Groups)), layers: make([]Layer, len(m.Groups))}
 	if opts.Level >= Full {

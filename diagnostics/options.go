@@ -2,8 +2,11 @@ package diagnostics
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+
+	"github.com/lot-toolkit/lot/internal/keyerr"
 )
 
 // Level selects how much is measured at each log interval.
@@ -27,7 +30,7 @@ const (
 	Full
 )
 
-// Levels lists the accepted --diagnostics values.
+// Levels lists the accepted levels, by name.
 var Levels = []string{"off", "light", "full"}
 
 // ParseLevel reads off, light or full.
@@ -41,8 +44,9 @@ func ParseLevel(s string) (Level, error) {
 
 func (l Level) String() string { return Levels[l] }
 
-// Options are the signals' named constants. The zero value of each field
-// means its default.
+// Options are the signals' named constants. DefaultOptions gives every
+// field its default; a field's zero is honoured where it means something
+// (Beta, CodeC) and refused by Validate otherwise, never replaced.
 type Options struct {
 	Level Level
 	// Window is W, the number of logged λ̄ values the volatility uses (30).
@@ -53,13 +57,13 @@ type Options struct {
 	//   "code": the public code's window mean and single-step squared
 	//           deviation (λ̄ − μ)².
 	VolStat string
-	// Beta is β in σ̃² = σ² + β‖ĝ‖²·Vol (Eq. 2), in [0, 1]. Unlike the other
-	// fields its zero value is meaningful (the pure noise bound); lot run
-	// defaults it to 1.
+	// Beta is β in σ̃² = σ² + β‖ĝ‖²·Vol (Eq. 2), in [0, 1]; default 1, and
+	// 0 is the pure noise bound.
 	Beta float64
 	// Kappa is κ in α_vol* = 1/(κ·Vol); default 1.
 	Kappa float64
-	// CodeC is c in the public code's α_crit = B·G/(σ² + c·G·s); default 20.
+	// CodeC is c in the public code's α_crit = B·G/(σ² + c·G·s); default 20,
+	// and 0 is honoured (α_crit = B·G/σ², no curvature term).
 	CodeC float64
 	// CodeS is s in that formula: "sq-mean" (λ̄²/μ, the code's default),
 	// "lambda" (λ̄), "cv" (σ/μ) or "var" (σ²).
@@ -94,62 +98,29 @@ type Options struct {
 	FisherSamples int
 }
 
-// WithDefaults fills zero fields with their defaults.
-func (o Options) WithDefaults() Options {
-	if o.Window == 0 {
-		o.Window = 30
-	}
-	if o.VolStat == "" {
-		o.VolStat = "window"
-	}
-	if o.Kappa == 0 {
-		o.Kappa = 1
-	}
-	if o.CodeC == 0 {
-		o.CodeC = 20
-	}
-	if o.CodeS == "" {
-		o.CodeS = "sq-mean"
-	}
-	if o.Alpha == "" {
-		o.Alpha = "paper"
-	}
-	if o.Threshold == "" {
-		o.Threshold = "tilde"
-	}
-	if o.Eps == 0 {
-		o.Eps = 1e-12
-	}
-	if o.Solver == "" {
-		o.Solver = "lanczos"
-	}
-	if o.PowerTol == 0 {
-		o.PowerTol = 1e-3
-	}
-	if o.PowerMaxIter == 0 {
-		o.PowerMaxIter = 30
-	}
-	if o.FisherSamples == 0 {
-		o.FisherSamples = 100
-	}
-	return o
+// DefaultOptions are the defaults of every constant, at level Off.
+func DefaultOptions() Options {
+	return Options{Window: 30, VolStat: "window", Beta: 1, Kappa: 1, CodeC: 20, CodeS: "sq-mean",
+		Alpha: "paper", Threshold: "tilde", Eps: 1e-12, Solver: "lanczos", PowerTol: 1e-3,
+		PowerMaxIter: 30, FisherSamples: 100}
 }
 
-// Validate names the first bad option.
+// Validate names the first bad option by its config key (the field's name
+// in snake case, as under diagnostics: in a run's config.yaml) in a
+// *keyerr.Error.
 func (o Options) Validate() error {
-	o = o.WithDefaults()
-	oneOf := func(flag, v string, ok ...string) error {
+	oneOf := func(key, v string, ok ...string) error {
 		if !slices.Contains(ok, v) {
-			return fmt.Errorf("--%s: unknown value %q (want one of: %s)", flag, v, strings.Join(ok, ", "))
+			return keyerr.Errorf(key, "unknown value %q (want one of: %s)", v, strings.Join(ok, ", "))
 		}
 		return nil
 	}
 	for _, err := range []error{
-		oneOf("vol-stat", o.VolStat, "window", "ema", "code"),
-		oneOf("code-s", o.CodeS, "sq-mean", "lambda", "cv", "var"),
-		oneOf("alpha-variant", o.Alpha, "paper", "code"),
+		oneOf("vol_stat", o.VolStat, "window", "ema", "code"),
+		oneOf("code_s", o.CodeS, "sq-mean", "lambda", "cv", "var"),
+		oneOf("alpha", o.Alpha, "paper", "code"),
 		oneOf("threshold", o.Threshold, "tilde", "code"),
-		oneOf("sharpness-solver", o.Solver, "lanczos", "power"),
+		oneOf("solver", o.Solver, "lanczos", "power"),
 	} {
 		if err != nil {
 			return err
@@ -157,17 +128,21 @@ func (o Options) Validate() error {
 	}
 	switch {
 	case o.Window < 2:
-		return fmt.Errorf("--window: must be at least 2, got %d", o.Window)
-	case o.Beta < 0 || o.Beta > 1:
-		return fmt.Errorf("--beta: must be in [0, 1], got %v", o.Beta)
-	case o.Kappa <= 0:
-		return fmt.Errorf("--kappa: must be positive, got %v", o.Kappa)
-	case o.CodeC < 0:
-		return fmt.Errorf("--code-c: must be >= 0, got %v", o.CodeC)
-	case o.PowerTol <= 0 || o.PowerMaxIter < 1:
-		return fmt.Errorf("--power-tol and --power-iters: must be positive")
+		return keyerr.Errorf("window", "must be at least 2 (the volatility's variance needs two values), got %d", o.Window)
+	case !(o.Beta >= 0 && o.Beta <= 1):
+		return keyerr.Errorf("beta", "must be in [0, 1], got %v", o.Beta)
+	case !(o.Kappa > 0) || math.IsInf(o.Kappa, 0):
+		return keyerr.Errorf("kappa", "must be a positive number (α_vol* = 1/(κ·Vol)), got %v", o.Kappa)
+	case !(o.CodeC >= 0) || math.IsInf(o.CodeC, 0):
+		return keyerr.Errorf("code_c", "must be a finite number >= 0, got %v", o.CodeC)
+	case !(o.Eps > 0):
+		return keyerr.Errorf("eps", "must be positive, got %v", o.Eps)
+	case !(o.PowerTol > 0):
+		return keyerr.Errorf("power_tol", "must be positive (the solver's relative-residual stopping rule), got %v", o.PowerTol)
+	case o.PowerMaxIter < 1:
+		return keyerr.Errorf("power_iters", "must be at least 1 (Hessian products per layer per log), got %d", o.PowerMaxIter)
 	case o.FisherSamples < 2:
-		return fmt.Errorf("--fisher-samples: must be at least 2, got %d", o.FisherSamples)
+		return keyerr.Errorf("fisher_samples", "must be at least 2, got %d", o.FisherSamples)
 	}
 	return nil
 }

@@ -37,7 +37,9 @@ func TestWarmStartedSharpnessAgainstConvergedSolve(t *testing.T) {
 	}
 	opt := optim.NewAdam(len(m.Params), groups)
 	ws := m.NewWorkspace(rows)
-	mon := New(m, opt, ws, 0, Options{Level: Full, Beta: 1, FisherSamples: 10})
+	o := DefaultOptions()
+	o.Level, o.FisherSamples = Full, 10
+	mon := New(m, opt, ws, 0, o)
 	grad := make([]float32, len(m.Params))
 	hvp := m.NewHVPOn(ws)
 	var worst, sumIters float64

@@ -107,7 +107,7 @@ func schedReport(dir string, runs []Run) (string, error) {
 // the smallest α and the number of logged steps at which only the floor
 // kept the controller from cooling.
 func floorStats(rd string, cfg train.Config) (minAlpha float64, holds int, err error) {
-	alphaPath := map[string]string{"code": "alpha_code"}[cfg.Schedule.Options().WithDefaults().Alpha]
+	alphaPath := map[string]string{"code": "alpha_code"}[cfg.Schedule.Alpha]
 	if alphaPath == "" {
 		alphaPath = "alpha"
 	}
@@ -120,7 +120,7 @@ func floorStats(rd string, cfg train.Config) (minAlpha float64, holds int, err e
 		return 0, 0, err
 	}
 	bs := stepIndex(bound)
-	gamma := cfg.Schedule.Options().WithDefaults().Gamma
+	gamma := cfg.Schedule.Gamma
 	minAlpha = math.Inf(1)
 	for i, x := range a.X {
 		minAlpha = math.Min(minAlpha, a.Y[i])

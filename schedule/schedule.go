@@ -6,19 +6,22 @@
 package schedule
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/lot-toolkit/lot/diagnostics"
+	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/optim"
 )
 
-// Options are Alg. 1's constants. The zero value of a field means its
-// default; Floor's zero is meaningful (no floor), see below.
+// Options are Alg. 1's constants. DefaultOptions gives every field its
+// default; a zero is honoured where it means something (Floor, WarmHorizon,
+// WarmRatio, MaxLR) and refused by Validate otherwise, never replaced.
 type Options struct {
-	// Gamma is the safety factor γ: cool when α > γ·α̃*. Default 0.8.
+	// Gamma is the safety factor γ: cool when α > γ·α̃*. Default 0.8; it
+	// must be positive (at 0 every layer would cool at every decision).
 	Gamma float64
-	// Cool and Warm multiply a layer's learning rate. Defaults 0.99, 1.01.
+	// Cool and Warm multiply a layer's learning rate. Defaults 0.99, 1.01;
+	// Cool must be in (0, 1) and Warm above 1, so 0 is refused.
 	Cool, Warm float64
 	// Floor: cool only while α > Floor. The paper uses 0.12; its public
 	// code found the floor kept the controller from ever firing and made
@@ -26,16 +29,16 @@ type Options struct {
 	Floor float64
 	// WarmHorizon is the fraction of each task's steps during which
 	// warming is allowed (the paper's T_warm = 0.3T; the code's 0.1).
-	// Default 0.3.
+	// Default 0.3; 0 never warms.
 	WarmHorizon float64
 	// WarmRatio r: warm when α < r·γ·α̃* (the paper's "≪"; the code's 0.3).
-	// Default 0.3.
+	// Default 0.3; 0 never warms.
 	WarmRatio float64
 	// Alpha is the effective step the controller compares with the bound:
 	// "code" (default), the public code's per-tensor η/((1−β1^t)(√mean v̂+ε)),
 	// or "paper", App. C.1's mean over parameters. The default was chosen by
 	// the "scheduler" experiment of package experiments (README: "The
-	// per-layer scheduler"); the diagnostics' own --alpha-variant, which ρ̂
+	// per-layer scheduler"); the diagnostics' own Alpha, which ρ̂
 	// uses, stays the paper's.
 	Alpha string
 	// MaxLR, if positive, is a ceiling that warming never crosses: a layer
@@ -45,49 +48,33 @@ type Options struct {
 	MaxLR float64
 }
 
-// WithDefaults fills zero fields (except Floor) with their defaults.
-func (o Options) WithDefaults() Options {
-	if o.Gamma == 0 {
-		o.Gamma = 0.8
-	}
-	if o.Cool == 0 {
-		o.Cool = 0.99
-	}
-	if o.Warm == 0 {
-		o.Warm = 1.01
-	}
-	if o.WarmHorizon == 0 {
-		o.WarmHorizon = 0.3
-	}
-	if o.WarmRatio == 0 {
-		o.WarmRatio = 0.3
-	}
-	if o.Alpha == "" {
-		o.Alpha = "code"
-	}
-	return o
+// DefaultOptions are the paper's constants with the effective step chosen
+// by the scheduler experiment and no ceiling.
+func DefaultOptions() Options {
+	return Options{Gamma: 0.8, Cool: 0.99, Warm: 1.01, Floor: 0.12, WarmHorizon: 0.3, WarmRatio: 0.3, Alpha: "code"}
 }
 
-// Validate names the first bad option.
+// Validate names the first bad option by its config key (as under
+// schedule: in a run's config.yaml) in a *keyerr.Error.
 func (o Options) Validate() error {
-	o = o.WithDefaults()
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
-	case o.Gamma <= 0:
-		return fmt.Errorf("--gamma: must be positive, got %v", o.Gamma)
-	case o.Cool <= 0 || o.Cool >= 1:
-		return fmt.Errorf("--cool: must be in (0, 1), got %v", o.Cool)
-	case o.Warm <= 1:
-		return fmt.Errorf("--warm: must be above 1, got %v", o.Warm)
-	case o.Floor < 0:
-		return fmt.Errorf("--floor: must be >= 0, got %v", o.Floor)
-	case o.WarmHorizon < 0 || o.WarmHorizon > 1:
-		return fmt.Errorf("--warm-horizon: must be in [0, 1], got %v", o.WarmHorizon)
-	case o.WarmRatio <= 0 || o.WarmRatio > 1:
-		return fmt.Errorf("--warm-ratio: must be in (0, 1], got %v", o.WarmRatio)
-	case o.MaxLR < 0 || math.IsNaN(o.MaxLR) || math.IsInf(o.MaxLR, 0):
-		return fmt.Errorf("--max-lr: must be a finite number >= 0, got %v", o.MaxLR)
+	case !(o.Gamma > 0) || !finite(o.Gamma):
+		return keyerr.Errorf("gamma", "must be a positive number (at 0 every layer would cool at every decision), got %v", o.Gamma)
+	case !(o.Cool > 0 && o.Cool < 1):
+		return keyerr.Errorf("cool", "must be in (0, 1), got %v", o.Cool)
+	case !(o.Warm > 1) || !finite(o.Warm):
+		return keyerr.Errorf("warm", "must be a number above 1, got %v", o.Warm)
+	case !(o.Floor >= 0) || !finite(o.Floor):
+		return keyerr.Errorf("floor", "must be a finite number >= 0, got %v", o.Floor)
+	case !(o.WarmHorizon >= 0 && o.WarmHorizon <= 1):
+		return keyerr.Errorf("warm_horizon", "must be in [0, 1], got %v", o.WarmHorizon)
+	case !(o.WarmRatio >= 0 && o.WarmRatio <= 1):
+		return keyerr.Errorf("warm_ratio", "must be in [0, 1], got %v", o.WarmRatio)
+	case !(o.MaxLR >= 0) || !finite(o.MaxLR):
+		return keyerr.Errorf("max_lr", "must be a finite number >= 0, got %v", o.MaxLR)
 	case o.Alpha != "code" && o.Alpha != "paper":
-		return fmt.Errorf("--sched-alpha: unknown effective step %q (want code or paper)", o.Alpha)
+		return keyerr.Errorf("alpha", "unknown effective step %q (want code or paper)", o.Alpha)
 	}
 	return nil
 }
@@ -110,10 +97,9 @@ type Controller struct {
 
 // New makes a controller over opt's parameter groups. It compares its own
 // choice of effective step (opts.Alpha) with the bound that signals selects
-// (α̃* by default, α_crit with --threshold code).
+// (α̃* by default, α_crit with Threshold "code"). Both are used as given:
+// start from the packages' DefaultOptions.
 func New(opt optim.Optimizer, opts Options, signals diagnostics.Options) *Controller {
-	opts = opts.WithDefaults()
-	signals = signals.WithDefaults()
 	signals.Alpha = opts.Alpha
 	return &Controller{opts: opts, opt: opt, signals: signals}
 }

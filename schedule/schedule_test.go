@@ -1,13 +1,29 @@
 package schedule
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
 
 	"github.com/lot-toolkit/lot/diagnostics"
+	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/optim"
 )
+
+// with returns the default options changed by set.
+func with(set func(*Options)) Options {
+	o := DefaultOptions()
+	set(&o)
+	return o
+}
+
+// signals returns the default diagnostics options changed by set.
+func signals(set func(*diagnostics.Options)) diagnostics.Options {
+	o := diagnostics.DefaultOptions()
+	set(&o)
+	return o
+}
 
 func num(v float64) *diagnostics.Num { n := diagnostics.Num(v); return &n }
 
@@ -17,7 +33,7 @@ func TestAlgorithm1(t *testing.T) {
 		{Name: "a", Offset: 0, Len: 1, LR: 1}, {Name: "b", Offset: 1, Len: 1, LR: 1},
 		{Name: "c", Offset: 2, Len: 1, LR: 1}, {Name: "d", Offset: 3, Len: 1, LR: 1},
 	})
-	c := New(opt, Options{Floor: 0.12, Alpha: "paper"}, diagnostics.Options{})
+	c := New(opt, with(func(o *Options) { o.Alpha = "paper" }), diagnostics.DefaultOptions())
 	row := &diagnostics.Row{Layers: map[string]*diagnostics.Layer{
 		"a": {Alpha: 0.9, AlphaTilde: num(1)},   // 0.9 > 0.8·1 and > floor: cool
 		"b": {Alpha: 0.1, AlphaTilde: num(0.1)}, // above γ·α̃* = 0.08 but below the floor, and not below r·γ·α̃*: hold
@@ -53,26 +69,26 @@ func TestComparesTheConfiguredSignals(t *testing.T) {
 		signals diagnostics.Options
 		want    Decision
 	}{
-		{"", diagnostics.Options{}, Warm},                                  // code: 0.01 < 0.3·0.8·1
-		{"", diagnostics.Options{Alpha: "paper"}, Warm},                    // the diagnostics' variant does not matter
-		{"paper", diagnostics.Options{Alpha: "code"}, Cool},                // 10 > 0.8·1
-		{"paper", diagnostics.Options{Threshold: "code"}, Cool},            // 10 > 0.8·0.5
-		{"code", diagnostics.Options{Threshold: "code"}, Warm},             // 0.01 < 0.3·0.8·0.5
-		{"paper", diagnostics.Options{Threshold: "code", Beta: 0.5}, Cool}, // other constants are irrelevant here
+		{"code", signals(func(o *diagnostics.Options) {}), Warm},                                     // code: 0.01 < 0.3·0.8·1
+		{"code", signals(func(o *diagnostics.Options) { o.Alpha = "paper" }), Warm},                  // the diagnostics' variant does not matter
+		{"paper", signals(func(o *diagnostics.Options) { o.Alpha = "code" }), Cool},                  // 10 > 0.8·1
+		{"paper", signals(func(o *diagnostics.Options) { o.Threshold = "code" }), Cool},              // 10 > 0.8·0.5
+		{"code", signals(func(o *diagnostics.Options) { o.Threshold = "code" }), Warm},               // 0.01 < 0.3·0.8·0.5
+		{"paper", signals(func(o *diagnostics.Options) { o.Threshold, o.Beta = "code", 0.5 }), Cool}, // other constants are irrelevant here
 	} {
 		opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
-		c := New(opt, Options{Alpha: tc.alpha}, tc.signals)
+		c := New(opt, with(func(o *Options) { o.Alpha = tc.alpha }), tc.signals)
 		if got := c.Step(&diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": layer}}, 0, 100)["a"]; got != tc.want {
 			t.Errorf("alpha %q, %+v: %s, want %s", tc.alpha, tc.signals, got, tc.want)
 		}
 	}
 	// A bound of the code's kind that is missing holds the layer.
 	opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
-	c := New(opt, Options{Alpha: "paper"}, diagnostics.Options{Threshold: "code"})
+	c := New(opt, with(func(o *Options) { o.Alpha = "paper" }), signals(func(o *diagnostics.Options) { o.Threshold = "code" }))
 	if got := c.Step(&diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": {Alpha: 10, AlphaTilde: num(1)}}}, 0, 100)["a"]; got != Hold {
 		t.Errorf("no α_crit: %s, want hold", got)
 	}
-	if err := (Options{Alpha: "mean"}).Validate(); err == nil || !strings.Contains(err.Error(), "--sched-alpha") {
+	if err := with(func(o *Options) { o.Alpha = "mean" }).Validate(); err == nil || !strings.HasPrefix(err.Error(), "alpha: ") {
 		t.Errorf("Validate of an unknown α: %v", err)
 	}
 }
@@ -93,7 +109,7 @@ func TestMaxLRStopsWarming(t *testing.T) {
 		{1.05, 4, math.Pow(1.01, 4)}, // 1.01^5 = 1.051 > 1.05
 	} {
 		opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
-		c := New(opt, Options{MaxLR: tc.maxLR}, diagnostics.Options{})
+		c := New(opt, with(func(o *Options) { o.MaxLR = tc.maxLR }), diagnostics.DefaultOptions())
 		warms := 0
 		for range 100 {
 			if c.Step(row, 0, 100)["a"] == Warm {
@@ -106,10 +122,54 @@ func TestMaxLRStopsWarming(t *testing.T) {
 	}
 	opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
 	hot := &diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": {Alpha: 5, AlphaCode: 5, AlphaTilde: num(1)}}}
-	if d := New(opt, Options{MaxLR: 0.5}, diagnostics.Options{}).Step(hot, 0, 100)["a"]; d != Cool {
+	if d := New(opt, with(func(o *Options) { o.MaxLR = 0.5 }), diagnostics.DefaultOptions()).Step(hot, 0, 100)["a"]; d != Cool {
 		t.Errorf("above the bound with a ceiling: %s, want cool", d)
 	}
-	if err := (Options{MaxLR: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "--max-lr") {
+	if err := with(func(o *Options) { o.MaxLR = -1 }).Validate(); err == nil || !strings.HasPrefix(err.Error(), "max_lr: ") {
 		t.Errorf("negative max-lr: %v", err)
+	}
+}
+
+// TestZeroIsHonouredOrRefused: a zero is never replaced by a default. A warm
+// horizon or warm ratio of 0 never warms; a zero γ, cooling or warming
+// factor, or a bad value, is refused naming its key.
+func TestZeroIsHonouredOrRefused(t *testing.T) {
+	far := &diagnostics.Row{Layers: map[string]*diagnostics.Layer{
+		"a": {Alpha: 0.01, AlphaCode: 0.01, AlphaTilde: num(1)}, // far below the bound: warm when allowed
+	}}
+	for name, set := range map[string]func(*Options){
+		"warm_horizon 0": func(o *Options) { o.WarmHorizon = 0 },
+		"warm_ratio 0":   func(o *Options) { o.WarmRatio = 0 },
+	} {
+		o := with(set)
+		if err := o.Validate(); err != nil {
+			t.Fatalf("%s refused: %v", name, err)
+		}
+		opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
+		if d := New(opt, o, diagnostics.DefaultOptions()).Step(far, 0, 100)["a"]; d != Hold {
+			t.Errorf("%s: %s at the task's first step, want hold", name, d)
+		}
+	}
+	opt := optim.NewAdam(1, []optim.Group{{Name: "a", Offset: 0, Len: 1, LR: 1}})
+	if d := New(opt, DefaultOptions(), diagnostics.DefaultOptions()).Step(far, 0, 100)["a"]; d != Warm {
+		t.Errorf("defaults: %s at the task's first step, want warm", d)
+	}
+	for key, set := range map[string]func(*Options){
+		"gamma":        func(o *Options) { o.Gamma = 0 },
+		"cool":         func(o *Options) { o.Cool = 0 },
+		"warm":         func(o *Options) { o.Warm = 0 },
+		"floor":        func(o *Options) { o.Floor = math.NaN() },
+		"warm_horizon": func(o *Options) { o.WarmHorizon = 1.5 },
+		"warm_ratio":   func(o *Options) { o.WarmRatio = -0.1 },
+		"alpha":        func(o *Options) { o.Alpha = "" },
+	} {
+		err := with(set).Validate()
+		var ke *keyerr.Error
+		if !errors.As(err, &ke) || ke.Key != key {
+			t.Errorf("%s: got %v, want a key error naming %s", key, err, key)
+		}
+	}
+	if err := DefaultOptions().Validate(); err != nil {
+		t.Errorf("defaults refused: %v", err)
 	}
 }

@@ -1,24 +1,18 @@
 package train
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"math"
 	"os"
 	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/lot-toolkit/lot/data"
 	"github.com/lot-toolkit/lot/diagnostics"
+	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/model"
-	"github.com/lot-toolkit/lot/regularize"
 	"github.com/lot-toolkit/lot/schedule"
 )
 
@@ -46,7 +40,7 @@ type Config struct {
 	Method      string  `yaml:"method"` // vanilla | reset-optimizer | reset-model
 
 	Diagnostics DiagConfig  `yaml:"diagnostics"`
-	Schedule    SchedConfig `yaml:"schedule"` // --method scheduled
+	Schedule    SchedConfig `yaml:"schedule"` // method scheduled
 
 	Seed     uint64 `yaml:"seed"`
 	Threads  int    `yaml:"threads"`
@@ -73,17 +67,26 @@ type DiagConfig struct {
 	FisherSamples int     `yaml:"fisher_samples"`
 }
 
-// Options converts the config to the diagnostics package's options.
+// Options converts the config to the diagnostics package's options and
+// validates them; errors name the config key (diagnostics.window).
 func (d DiagConfig) Options() (diagnostics.Options, error) {
 	level, err := diagnostics.ParseLevel(d.Level)
 	if err != nil {
-		return diagnostics.Options{}, fmt.Errorf("--diagnostics: %v", err)
+		return diagnostics.Options{}, &keyerr.Error{Key: "diagnostics.level", Err: err}
 	}
-	o := diagnostics.Options{Level: level, Window: d.Window, VolStat: d.VolStat, Beta: d.Beta, Kappa: d.Kappa,
-		CodeC: d.CodeC, CodeS: d.CodeS, Alpha: d.Alpha, Threshold: d.Threshold,
-		Solver: d.Solver, GlobalSharpness: d.GlobalSharp,
-		PowerTol: d.PowerTol, PowerMaxIter: d.PowerIters, FisherSamples: d.FisherSamples}
-	return o, o.Validate()
+	o := diagnostics.DefaultOptions()
+	o.Level, o.Window, o.VolStat, o.Beta, o.Kappa = level, d.Window, d.VolStat, d.Beta, d.Kappa
+	o.CodeC, o.CodeS, o.Alpha, o.Threshold = d.CodeC, d.CodeS, d.Alpha, d.Threshold
+	o.Solver, o.GlobalSharpness = d.Solver, d.GlobalSharp
+	o.PowerTol, o.PowerMaxIter, o.FisherSamples = d.PowerTol, d.PowerIters, d.FisherSamples
+	return o, keyerr.Under("diagnostics", o.Validate())
+}
+
+// diagConfigOf is the config of the diagnostics package's options.
+func diagConfigOf(o diagnostics.Options) DiagConfig {
+	return DiagConfig{Level: o.Level.String(), Window: o.Window, VolStat: o.VolStat, Beta: o.Beta, Kappa: o.Kappa,
+		CodeC: o.CodeC, CodeS: o.CodeS, Alpha: o.Alpha, Threshold: o.Threshold, Solver: o.Solver,
+		GlobalSharp: o.GlobalSharpness, PowerTol: o.PowerTol, PowerIters: o.PowerMaxIter, FisherSamples: o.FisherSamples}
 }
 
 // SchedConfig holds Alg. 1's constants (see package schedule). Decisions are
@@ -96,7 +99,7 @@ type SchedConfig struct {
 	WarmHorizon float64 `yaml:"warm_horizon"`
 	WarmRatio   float64 `yaml:"warm_ratio"`
 	Alpha       string  `yaml:"alpha"` // effective step compared: code (default) | paper
-	// omitempty keeps the hash of every config without a ceiling as it was.
+	// omitempty keeps config.yaml as versions before the ceiling wrote it.
 	MaxLR float64 `yaml:"max_lr,omitempty"`
 }
 
@@ -105,24 +108,32 @@ func (s SchedConfig) Options() schedule.Options {
 	return schedule.Options{Gamma: s.Gamma, Cool: s.Cool, Warm: s.Warm, Floor: s.Floor, WarmHorizon: s.WarmHorizon, WarmRatio: s.WarmRatio, Alpha: s.Alpha, MaxLR: s.MaxLR}
 }
 
-// Methods lists the accepted --method values.
+// schedConfigOf is the config of the schedule package's options.
+func schedConfigOf(o schedule.Options) SchedConfig {
+	return SchedConfig{Gamma: o.Gamma, Cool: o.Cool, Warm: o.Warm, Floor: o.Floor, WarmHorizon: o.WarmHorizon, WarmRatio: o.WarmRatio, Alpha: o.Alpha, MaxLR: o.MaxLR}
+}
+
+// Methods lists the accepted methods.
 var Methods = []string{"vanilla", "reset-optimizer", "reset-model", "scheduled"}
 
-// Default is the paper's setting, at a length that runs in minutes.
+// Default is the paper's setting, at a length that runs in minutes. The
+// constants of the diagnostics and of the controller are their packages'
+// defaults; diagnostics are light.
 func Default() Config {
+	diag := diagConfigOf(diagnostics.DefaultOptions())
+	diag.Level = diagnostics.Light.String()
 	return Config{
 		Stream: "random-label", Samples: 21000, Relabel: 1, Tasks: 10, Epochs: 20, Batch: 256,
 		Hidden: []int{256}, Activation: "relu", Init: string(model.InitTorch),
 		Optimizer: "adam", LR: 1e-3, Momentum: 0.9,
 		Reg: "none", RegStrength: 1e-3, Method: "vanilla",
 		Seed: 0, Threads: 1, LogEvery: 40,
-		Diagnostics: DiagConfig{Level: "light", Window: 30, VolStat: "window", Beta: 1, Kappa: 1, CodeC: 20,
-			CodeS: "sq-mean", Alpha: "paper", Threshold: "tilde", Solver: "lanczos", PowerTol: 1e-3, PowerIters: 30, FisherSamples: 100},
-		Schedule: SchedConfig{Gamma: 0.8, Cool: 0.99, Warm: 1.01, Floor: 0.12, WarmHorizon: 0.3, WarmRatio: 0.3, Alpha: "code"},
+		Diagnostics: diag, Schedule: schedConfigOf(schedule.DefaultOptions()),
 	}
 }
 
-// Presets are named starting points; flags override their values.
+// Presets are named starting points; the user's settings override their
+// values (see Resolve).
 var Presets = map[string]func(*Config){
 	// paper: App. D's main setting.
 	"paper": func(c *Config) {
@@ -146,68 +157,25 @@ var Presets = map[string]func(*Config){
 // PresetNames lists the presets, sorted.
 func PresetNames() []string { return slices.Sorted(maps.Keys(Presets)) }
 
-// Validate returns one error naming the first bad field and its fault.
+// Validate returns one error naming the first bad key and its fault, as a
+// *keyerr.Error.
 func (c *Config) Validate() error {
-	bad := func(field, format string, a ...any) error {
-		return fmt.Errorf("--%s: %s", field, fmt.Sprintf(format, a...))
-	}
-	if !slices.Contains(data.StreamKinds(), c.Stream) {
-		return bad("stream", "unknown stream %q (want one of: %s)", c.Stream, strings.Join(data.StreamKinds(), ", "))
-	}
-	switch {
-	case c.Samples < 1:
-		return bad("samples", "must be at least 1, got %d", c.Samples)
-	case c.Relabel < 0 || c.Relabel > 1:
-		return bad("relabel", "must be in [0, 1], got %v", c.Relabel)
-	case c.Tasks < 1:
-		return bad("tasks", "must be at least 1, got %d", c.Tasks)
-	case c.Epochs < 1:
-		return bad("epochs", "must be at least 1, got %d", c.Epochs)
-	case c.Batch < 2:
-		return bad("batch", "must be at least 2, got %d", c.Batch)
-	case c.Threads < 1:
-		return bad("threads", "must be at least 1, got %d", c.Threads)
-	case c.LogEvery < 1:
-		return bad("log-every", "must be at least 1, got %d", c.LogEvery)
-	case len(c.Hidden) == 0:
-		return bad("hidden", "needs at least one hidden width")
-	}
-	for _, h := range c.Hidden {
-		if h < 1 {
-			return bad("hidden", "widths must be positive, got %v", c.Hidden)
+	for _, k := range knobs {
+		if k.check == nil {
+			continue
 		}
-	}
-	if _, err := model.ParseActivation(c.Activation); err != nil {
-		return bad("activation", "%v", err)
-	}
-	if c.Init != string(model.InitTorch) && c.Init != string(model.InitKaimingNormal) {
-		return bad("init", "unknown init %q (want %s or %s)", c.Init, model.InitTorch, model.InitKaimingNormal)
-	}
-	switch {
-	case c.Optimizer != "adam" && c.Optimizer != "sgd":
-		return bad("optimizer", "unknown optimizer %q (want adam or sgd)", c.Optimizer)
-	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return bad("lr", "learning rate must be a positive number, got %v", c.LR)
-	case c.Momentum < 0 || c.Momentum >= 1:
-		return bad("momentum", "must be in [0, 1), got %v", c.Momentum)
-	}
-	if !slices.Contains(regularize.Kinds, c.Reg) {
-		return bad("reg", "unknown regulariser %q (want one of: %s)", c.Reg, strings.Join(regularize.Kinds, ", "))
-	}
-	if c.RegStrength < 0 {
-		return bad("reg-strength", "must be >= 0, got %v", c.RegStrength)
-	}
-	if !slices.Contains(Methods, c.Method) {
-		return bad("method", "unknown method %q (want one of: %s)", c.Method, strings.Join(Methods, ", "))
+		if err := k.check(c); err != nil {
+			return &keyerr.Error{Key: k.Key, Err: err}
+		}
 	}
 	if _, err := c.Diagnostics.Options(); err != nil {
 		return err
 	}
 	if c.Method == "scheduled" {
 		if c.Diagnostics.Level != "full" {
-			return bad("method", "scheduled needs --diagnostics full (its bound α̃* needs the sharpness), got %s", c.Diagnostics.Level)
+			return keyerr.Errorf("method", "scheduled needs full diagnostics (its bound α̃* needs the sharpness), got diagnostics %s", c.Diagnostics.Level)
 		}
-		if err := c.Schedule.Options().Validate(); err != nil {
+		if err := keyerr.Under("schedule", c.Schedule.Options().Validate()); err != nil {
 			return err
 		}
 	}
@@ -221,35 +189,62 @@ func (c *Config) ModelSpec() model.Spec {
 	return model.Spec{Input: 28 * 28, Hidden: slices.Clone(c.Hidden), Classes: 10, Activation: act, BatchNorm: c.BatchNorm}
 }
 
-// Hash identifies the numbers a config produces: every field except the
-// data directory, which names where MNIST is read from, not what it is.
-func (c Config) Hash() string {
-	c.Data = ""
-	b, _ := yaml.Marshal(c)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
-}
-
 // Marshal renders the config as YAML.
 func (c *Config) Marshal() []byte {
 	b, _ := yaml.Marshal(c)
 	return b
 }
 
-// LoadConfig reads a YAML config over base: fields the file sets replace
-// base's. Unknown fields are errors, so that a typo cannot go unnoticed.
-func LoadConfig(path string, base Config) (Config, error) {
+// ReadSettings reads a YAML config (as written to a run's config.yaml) as
+// the settings it gives: one per key present, so that keys it leaves out
+// keep their defaults. Unknown keys are errors, so that a typo cannot go
+// unnoticed. Errors name the file.
+func ReadSettings(path string) ([]Setting, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return base, fmt.Errorf("--config %s: no such file", path)
+			return nil, fmt.Errorf("%s: no such file", path)
 		}
-		return base, fmt.Errorf("--config %s: %v", path, err)
+		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&base); err != nil && !errors.Is(err, io.EOF) {
-		return base, fmt.Errorf("--config %s: not a valid lot config: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%s: not a valid lot config: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	return base, nil
+	if len(doc.Content) == 0 { // an empty file sets nothing
+		return nil, nil
+	}
+	var out []Setting
+	var walk func(n *yaml.Node, prefix string) error
+	walk = func(n *yaml.Node, prefix string) error {
+		if n.Kind != yaml.MappingNode {
+			return fmt.Errorf("%s: not a valid lot config: line %d: want a map of keys", path, n.Line)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			kn, vn := n.Content[i], n.Content[i+1]
+			key := prefix + kn.Value
+			switch {
+			case vn.Kind == yaml.MappingNode && prefix == "":
+				if err := walk(vn, key+"."); err != nil {
+					return err
+				}
+				continue
+			case byKey[key] == nil:
+				return fmt.Errorf("%s: not a valid lot config: line %d: %w %q", path, kn.Line, ErrUnknownKey, key)
+			case vn.Kind == yaml.ScalarNode && vn.Tag == "!!null": // "key:" with no value sets nothing
+			case vn.Kind == yaml.ScalarNode:
+				out = append(out, Setting{Key: key, Value: vn.Value, Source: path})
+			case vn.Kind == yaml.SequenceNode:
+				items := make([]string, len(vn.Content))
+				for j, it := range vn.Content {
+					items[j] = it.Value
+				}
+				out = append(out, Setting{Key: key, Value: strings.Join(items, ","), Source: path})
+			default:
+				return fmt.Errorf("%s: not a valid lot config: line %d: %s needs a value", path, vn.Line, key)
+			}
+		}
+		return nil
+	}
+	return out, walk(doc.Content[0], "")
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,15 +187,20 @@ func truncate(path string, n int64) error {
 	return nil
 }
 
-// ReadConfigOf reads the resolved config of a run directory.
+// ErrNoRun is wrapped by the error about a directory without config.yaml.
+var ErrNoRun = errors.New("not a run directory (no config.yaml)")
+
+// ReadConfigOf reads the resolved config of a run directory. Keys its
+// config.yaml leaves out (those added after the run was made) get their
+// defaults.
 func ReadConfigOf(dir string) (Config, error) {
 	p := filepath.Join(dir, "config.yaml")
 	if _, err := os.Stat(p); err != nil {
-		return Config{}, fmt.Errorf("--resume %s: not a run directory (no config.yaml)", dir)
+		return Config{}, fmt.Errorf("%s: %w", dir, ErrNoRun)
 	}
-	c, err := LoadConfig(p, Config{})
+	settings, err := ReadSettings(p)
 	if err != nil {
-		return c, fmt.Errorf("--resume %s: %s", dir, strings.TrimPrefix(err.Error(), "--config "))
+		return Config{}, err
 	}
-	return c, nil
+	return resolve("", settings)
 }

@@ -34,7 +34,14 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 	os.WriteFile(unreadable, []byte("tasks: [oops\n"), 0o644)
 	typo := filepath.Join(dir, "typo.yaml")
 	os.WriteFile(typo, []byte("taks: 3\n"), 0o644)
+	badLR := filepath.Join(dir, "badlr.yaml")
+	os.WriteFile(badLR, []byte("lr: -1\n"), 0o644)
+	badWindow := filepath.Join(dir, "badwindow.yaml")
+	os.WriteFile(badWindow, []byte("diagnostics:\n    window: 0\n"), 0o644)
 	out := filepath.Join(dir, "run")
+	smoke := func(args ...string) []string {
+		return append([]string{"run", "--preset", "smoke", "--out", filepath.Join(dir, "smoke")}, args...)
+	}
 	for _, tc := range []struct {
 		args []string
 		want []string
@@ -53,6 +60,20 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 		{[]string{"run", "--out", out, "--tasks", "zero"}, []string{"--tasks", "zero"}},
 		{[]string{"run", "--resume", filepath.Join(dir, "norun")}, []string{"--resume", "norun"}},
 		{[]string{"run"}, []string{"--out"}},
+		// An explicit zero is refused with its reason, never replaced by the
+		// default (which would run, and exit 0, with the smoke preset).
+		{smoke("--method", "scheduled", "--cool", "0"), []string{"--cool", "(0, 1)", "got 0"}},
+		{smoke("--method", "scheduled", "--warm", "0"), []string{"--warm", "above 1"}},
+		{smoke("--method", "scheduled", "--gamma", "0"), []string{"--gamma", "positive"}},
+		{smoke("--window", "0"), []string{"--window", "at least 2"}},
+		{smoke("--kappa", "0"), []string{"--kappa", "positive"}},
+		{smoke("--power-tol", "0"), []string{"--power-tol", "positive"}},
+		{smoke("--power-iters", "0"), []string{"--power-iters", "at least 1"}},
+		{smoke("--fisher-samples", "0"), []string{"--fisher-samples", "at least 2"}},
+		{smoke("--method", "scheduled", "--diagnostics", "light"), []string{"--method", "full diagnostics"}},
+		// A bad value from a config file names the file and the key.
+		{smoke("--config", badLR), []string{"--config", "badlr.yaml", "lr: ", "positive"}},
+		{smoke("--config", badWindow), []string{"--config", "badwindow.yaml", "diagnostics.window", "at least 2"}},
 	} {
 		cmd := exec.Command(binary, tc.args...)
 		var stderr strings.Builder
