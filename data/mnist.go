@@ -19,6 +19,9 @@ type MNIST struct {
 	Labels []uint8 // N
 }
 
+// MNISTTrainImages is the size of MNIST's training split.
+const MNISTTrainImages = 60000
+
 // LoadMNIST reads the 60000-image training split from dir, or from
 // DefaultDir() when dir is "". Each file may be gzip-compressed (name.gz,
 // preferred) or raw (name).

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/lot-toolkit/lot/data"
 )
 
 // ReportName is the report file of a call: report.md for "all", else
@@ -95,7 +97,11 @@ func remainingCost(dir string, r Run) float64 {
 	if b, err := os.ReadFile(filepath.Join(dir, "runs", r.Name, "tasks.jsonl")); err == nil {
 		tasks = max(0, tasks-bytes.Count(b, []byte("\n")))
 	}
-	steps := float64(tasks * c.Epochs * ((c.Samples + c.Batch - 1) / c.Batch))
+	images := c.Samples
+	if images == data.AllSamples {
+		images = data.MNISTTrainImages
+	}
+	steps := float64(tasks * c.Epochs * ((images + c.Batch - 1) / c.Batch))
 	if c.Diagnostics.Level == "full" {
 		steps *= 1.25
 	}

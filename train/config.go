@@ -10,21 +10,24 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lot-toolkit/lot/data"
 	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/model"
+	"github.com/lot-toolkit/lot/optim"
 	"github.com/lot-toolkit/lot/schedule"
 )
 
 // Config is everything that determines a run. Written to DIR/config.yaml, it
 // is read back by `lot run --config` and by `--resume`.
 type Config struct {
-	Stream  string  `yaml:"stream"`  // random-label | permuted
-	Samples int     `yaml:"samples"` // training images subsampled once per seed
-	Relabel float64 `yaml:"relabel"` // fraction of labels re-drawn per task (random-label)
-	Tasks   int     `yaml:"tasks"`
-	Epochs  int     `yaml:"epochs"` // passes over the task's data
-	Batch   int     `yaml:"batch"`
+	Stream    string  `yaml:"stream"`    // random-label | permuted
+	Samples   int     `yaml:"samples"`   // training images subsampled once per seed; data.AllSamples: every one
+	Normalize string  `yaml:"normalize"` // subset | full-train
+	Relabel   float64 `yaml:"relabel"`   // fraction of labels re-drawn per task (random-label)
+	Tasks     int     `yaml:"tasks"`
+	Epochs    int     `yaml:"epochs"` // passes over the task's data
+	Batch     int     `yaml:"batch"`
 
 	Hidden     []int  `yaml:"hidden"`
 	Activation string `yaml:"activation"`
@@ -33,7 +36,8 @@ type Config struct {
 
 	Optimizer string  `yaml:"optimizer"` // adam | sgd
 	LR        float64 `yaml:"lr"`
-	Momentum  float64 `yaml:"momentum"` // SGD only
+	Momentum  float64 `yaml:"momentum"`   // SGD only
+	AdamBetas string  `yaml:"adam_betas"` // fixed | authors-ramp
 
 	Reg         string  `yaml:"reg"` // none | l2 | wasserstein | l2init
 	RegStrength float64 `yaml:"reg_strength"`
@@ -123,9 +127,9 @@ func Default() Config {
 	diag := diagConfigOf(diagnostics.DefaultOptions())
 	diag.Level = diagnostics.Light.String()
 	return Config{
-		Stream: "random-label", Samples: 21000, Relabel: 1, Tasks: 10, Epochs: 20, Batch: 256,
+		Stream: "random-label", Samples: 21000, Normalize: data.NormalizeSubset, Relabel: 1, Tasks: 10, Epochs: 20, Batch: 256,
 		Hidden: []int{256}, Activation: "relu", Init: string(model.InitTorch),
-		Optimizer: "adam", LR: 1e-3, Momentum: 0.9,
+		Optimizer: "adam", LR: 1e-3, Momentum: 0.9, AdamBetas: optim.BetasFixed,
 		Reg: "none", RegStrength: 1e-3, Method: "vanilla",
 		Seed: 0, Threads: 1, LogEvery: 40,
 		Diagnostics: diag, Schedule: schedConfigOf(schedule.DefaultOptions()),

@@ -14,6 +14,7 @@ import (
 	"github.com/lot-toolkit/lot/data"
 	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/model"
+	"github.com/lot-toolkit/lot/optim"
 	"github.com/lot-toolkit/lot/regularize"
 )
 
@@ -34,6 +35,8 @@ type Knob struct {
 	Help string
 	// DefaultDoc, if set, describes the default instead of its value.
 	DefaultDoc string
+	// Words are names the user may give for values (samples: all → -1).
+	Words map[string]string
 
 	field func(*Config) any     // a pointer to the Config field
 	check func(c *Config) error // the value's own rule, if any, as a fault without the key
@@ -45,8 +48,16 @@ var knobs = []Knob{
 		field: func(c *Config) any { return &c.Data }},
 	{Flag: "stream", Help: "`random-label` or `permuted`",
 		field: func(c *Config) any { return &c.Stream }, check: func(c *Config) error { return oneOf(c.Stream, data.StreamKinds()) }},
-	{Flag: "samples", Help: "training images drawn once per seed; inputs normalised with that subset's mean and std",
-		field: func(c *Config) any { return &c.Samples }, check: func(c *Config) error { return atLeast(c.Samples, 1) }},
+	{Flag: "samples", Help: "training images drawn once per seed; `all` (written -1) takes all 60,000",
+		Words: map[string]string{"all": strconv.Itoa(data.AllSamples)},
+		field: func(c *Config) any { return &c.Samples }, check: func(c *Config) error {
+			if c.Samples == data.AllSamples {
+				return nil
+			}
+			return atLeast(c.Samples, 1)
+		}},
+	{Flag: "normalize", Help: "input mean and std: `subset` (of the drawn images, paper) or `full-train` (of all 60,000 training images, authors' code)",
+		field: func(c *Config) any { return &c.Normalize }, check: func(c *Config) error { return oneOf(c.Normalize, data.Normalizations()) }},
 	{Flag: "relabel", Help: "fraction of labels re-drawn uniformly over 0..9 at each task start (random-label); 0 keeps the labels",
 		field: func(c *Config) any { return &c.Relabel }, check: func(c *Config) error { return within(c.Relabel, 0, 1) }},
 	{Flag: "tasks", Help: "tasks in the stream",
@@ -69,12 +80,26 @@ var knobs = []Knob{
 		}},
 	{Flag: "batchnorm", Help: "BatchNorm1d after each hidden linear layer, before the activation",
 		field: func(c *Config) any { return &c.BatchNorm }},
-	{Flag: "init", Help: "`torch` (nn.Linear's default) or `kaiming-normal`",
+	{Flag: "init", Help: "`torch` (nn.Linear's default, U(±1/√fan_in) weights and biases), `kaiming-normal` (N(0, 2/fan_in), zero biases) or `kaiming-uniform` (U(±√(6/fan_in)), zero biases; authors' code)",
 		field: func(c *Config) any { return &c.Init }, check: func(c *Config) error {
-			return oneOf(c.Init, []string{string(model.InitTorch), string(model.InitKaimingNormal)})
+			var names []string
+			for _, i := range model.Inits() {
+				names = append(names, string(i))
+			}
+			return oneOf(c.Init, names)
 		}},
 	{Flag: "optimizer", Help: "`adam` (β=(0.9,0.999), ε=1e-8) or `sgd`",
 		field: func(c *Config) any { return &c.Optimizer }, check: func(c *Config) error { return oneOf(c.Optimizer, []string{"adam", "sgd"}) }},
+	{Flag: "adam-betas", Help: "Adam's betas: `fixed` (0.9, 0.999) or `authors-ramp` (the authors' code: after every step group 0's betas follow the epoch within the task, β1 = 0.9+0.09·e/2E, β2 = 0.999−0.249·e/2E; all groups under reset-model)",
+		field: func(c *Config) any { return &c.AdamBetas }, check: func(c *Config) error {
+			if err := oneOf(c.AdamBetas, optim.BetaSchedules()); err != nil {
+				return err
+			}
+			if c.AdamBetas != optim.BetasFixed && c.Optimizer != "adam" {
+				return fmt.Errorf("%s needs optimizer adam, got %s", c.AdamBetas, c.Optimizer)
+			}
+			return nil
+		}},
 	{Flag: "lr", Help: "learning rate of every layer at the start",
 		field: func(c *Config) any { return &c.LR }, check: func(c *Config) error {
 			if !(c.LR > 0) || math.IsInf(c.LR, 0) {
@@ -245,6 +270,9 @@ func (k Knob) Get(c *Config) string {
 // set parses value into the knob's field of c; the error has no key.
 func (k Knob) set(c *Config, value string) error {
 	v := strings.TrimSpace(value)
+	if w, ok := k.Words[v]; ok {
+		v = w
+	}
 	switch p := k.field(c).(type) {
 	case *string:
 		*p = value

@@ -131,6 +131,7 @@ type run struct {
 	stream data.Stream
 	m      *model.MLP
 	opt    optim.Optimizer
+	betas  optim.BetaSchedule // adjusts Adam's betas after every step
 	reg    regularize.Regularizer
 	anchor []float32 // θ0 of the in-loss regulariser
 	st     *Stepper
@@ -148,7 +149,7 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 	if err != nil {
 		return nil, err
 	}
-	stream, err := data.NewStream(mn, data.Config{Kind: cfg.Stream, Samples: cfg.Samples, Relabel: cfg.Relabel, Seed: cfg.Seed})
+	stream, err := data.NewStream(mn, data.Config{Kind: cfg.Stream, Samples: cfg.Samples, Normalize: cfg.Normalize, Relabel: cfg.Relabel, Seed: cfg.Seed})
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +161,11 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 		return nil, err
 	}
 	r.opt = NewOptimizer(&cfg, r.m)
+	// Under reset-model the authors rebuild a single-group Adam each task,
+	// so their ramp reaches every layer.
+	if r.betas, err = optim.NewBetaSchedule(cfg.AdamBetas, r.opt, cfg.Epochs, cfg.Method == "reset-model"); err != nil {
+		return nil, err
+	}
 	r.anchor = slices.Clone(r.m.Params)
 
 	r.st = NewStepper(r.m, r.opt, nil, cfg.Batch)
@@ -253,7 +259,7 @@ func (r *run) startTask() error {
 func (r *run) loop(ctx context.Context) error {
 	cfg := r.cfg
 	B, D := cfg.Batch, r.stream.InputDim()
-	lp := &loopState{B: B, D: D, nb: (cfg.Samples + B - 1) / B, xb: make([]float32, B*D), yb: make([]int32, B),
+	lp := &loopState{B: B, D: D, nb: (r.stream.Size() + B - 1) / B, xb: make([]float32, B*D), yb: make([]int32, B),
 		lrs: make(map[string]float64, len(r.opt.Groups()))}
 	if cfg.Method == "scheduled" {
 		signals, _ := cfg.Diagnostics.Options() // validated with the config
@@ -364,6 +370,7 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 		mon.Before(st.Grad) // needs the batch's pass and the pre-update weights
 	}
 	st.Opt.Step(r.m.Params, st.Grad)
+	r.betas.AfterStep(r.pos.Epoch)
 	r.pos.Step++
 	r.pos.Batch++
 	acc := float64(correct) / float64(rows)

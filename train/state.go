@@ -36,6 +36,9 @@ type Position struct {
 
 	GroupLR    []float64 `json:"group_lr"`
 	GroupSteps []int64   `json:"group_steps"`
+	// GroupBetas are Adam's per-group betas (absent before adam_betas
+	// existed: those runs had the fixed defaults).
+	GroupBetas [][2]float64 `json:"group_betas,omitempty"`
 }
 
 // Done reports whether every task has been trained.
@@ -84,9 +87,13 @@ func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer,
 	if anchor != nil {
 		slice(anchorPrefix, anchor)
 	}
-	for _, g := range opt.Groups() {
+	for i, g := range opt.Groups() {
 		pos.GroupLR = append(pos.GroupLR, g.LR)
 		pos.GroupSteps = append(pos.GroupSteps, g.Steps)
+		if a, ok := opt.(*optim.Adam); ok {
+			b1, b2 := a.Betas(i)
+			pos.GroupBetas = append(pos.GroupBetas, [2]float64{b1, b2})
+		}
 	}
 	posJSON, _ := json.Marshal(pos)
 	spec := m.Spec
@@ -162,7 +169,15 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 		opt.SetLR(i, pos.GroupLR[i])
 		opt.Groups()[i].Steps = pos.GroupSteps[i]
 	}
-	pos.GroupLR, pos.GroupSteps = nil, nil
+	if a, ok := opt.(*optim.Adam); ok && pos.GroupBetas != nil {
+		if len(pos.GroupBetas) != len(opt.Groups()) {
+			return pos, fmt.Errorf("%s: %d groups' betas saved, the model has %d groups", path, len(pos.GroupBetas), len(opt.Groups()))
+		}
+		for i, b := range pos.GroupBetas {
+			a.SetBetas(i, b[0], b[1])
+		}
+	}
+	pos.GroupLR, pos.GroupSteps, pos.GroupBetas = nil, nil, nil
 	if mon != nil {
 		if js, ok := f.Meta[metaDiagnostics]; ok {
 			vecs := map[string][]float32{}
