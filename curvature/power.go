@@ -76,6 +76,7 @@ type PowerIterator struct {
 	warmStart           // v: the current iterate, swapped with w each iteration
 	w         []float64 // A·v
 	start     []float64 // copy of PowerOptions.Start, used by the first run
+	src       *rand.PCG // the random starts' stream, kept for RandState
 	rng       *rand.Rand
 }
 
@@ -92,8 +93,9 @@ func NewPowerIterator(n int, opt PowerOptions) *PowerIterator {
 		tol:       opt.Tol,
 		warmStart: warmStart{v: make([]float64, n)},
 		w:         make([]float64, n),
-		rng:       newRand(opt.Seed),
+		src:       rand.NewPCG(opt.Seed, pcgStream),
 	}
+	p.rng = rand.New(p.src)
 	if p.maxIter <= 0 {
 		p.maxIter = DefaultPowerMaxIter
 	}
@@ -110,6 +112,23 @@ func NewPowerIterator(n int, opt PowerOptions) *PowerIterator {
 		p.start = append([]float64(nil), opt.Start...)
 	}
 	return p
+}
+
+// RandState returns the state of the stream that random starts are drawn
+// from, for a checkpoint: each cold start (the first run, or one after
+// Reset or a non-finite result) draws from it, so a resumed run needs it to
+// draw what an uninterrupted one would.
+func (p *PowerIterator) RandState() []byte {
+	b, _ := p.src.MarshalBinary() // a PCG always marshals
+	return b
+}
+
+// SetRandState restores a state from RandState.
+func (p *PowerIterator) SetRandState(b []byte) error {
+	if err := p.src.UnmarshalBinary(b); err != nil {
+		return fmt.Errorf("curvature: power iteration random state: %w", err)
+	}
+	return nil
 }
 
 // Reset drops the warm start: the next Run starts again from

@@ -188,7 +188,7 @@ func TestMonitorAgainstIndependentReferences(t *testing.T) {
 			}
 		}
 	}
-	if want := fisherRank(gram, n); !near(float64(*row.FisherRank), want, 1e-12) {
+	if want, _ := fisherRank(gram, n); !near(float64(*row.FisherRank), want, 1e-12) {
 		t.Errorf("fisher rank %v, explicit Gram gives %v", *row.FisherRank, want)
 	}
 	// Sharpness against the eigenvalues of the dense Hessian, built column
@@ -260,10 +260,27 @@ func TestUnitSignStatsAndFisherRule(t *testing.T) {
 	}
 	// Eigenvalues 90, 9, 1: 99% is reached at the second, rank 2/3.
 	g := []float64{90, 0, 0, 0, 9, 0, 0, 0, 1}
-	if r := fisherRank(g, 3); !near(r, 2.0/3, 1e-15) {
-		t.Fatalf("fisher rank %v, want 2/3", r)
+	if r, err := fisherRank(g, 3); err != nil || !near(r, 2.0/3, 1e-15) {
+		t.Fatalf("fisher rank %v (%v), want 2/3", r, err)
 	}
-	if ev := symEigenvalues(g, 3); !slices.Equal(ev, []float64{90, 9, 1}) {
-		t.Fatalf("eigenvalues %v", ev)
+	if ev, err := symEigenvalues(g, 3); err != nil || !slices.Equal(ev, []float64{90, 9, 1}) {
+		t.Fatalf("eigenvalues %v (%v)", ev, err)
+	}
+}
+
+// TestFailedEigensolveIsNotRankZero: a Gram matrix with a NaN or infinite
+// entry (a diverged run) has no eigendecomposition. gonum's EigenSym still
+// reports success (here with eigenvalues 0 and −0, which read as rank 0);
+// the ranks must come back NaN with an error instead.
+func TestFailedEigensolveIsNotRankZero(t *testing.T) {
+	for _, bad := range []float64{math.NaN(), math.Inf(1)} {
+		g := []float64{bad, 0, 0, 1}
+		if r, err := fisherRank(g, 2); err == nil || !math.IsNaN(r) {
+			t.Errorf("fisher rank of [[%v 0] [0 1]] = %v, %v; want NaN and an error", bad, r, err)
+		}
+		h := []float32{float32(bad), 1, 0, 1}
+		if r, err := effectiveRank(h, 2, 2, make([]float64, 4)); err == nil || !math.IsNaN(r) {
+			t.Errorf("effective rank with a %v entry = %v, %v; want NaN and an error", bad, r, err)
+		}
 	}
 }

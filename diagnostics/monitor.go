@@ -1,6 +1,7 @@
 package diagnostics
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
@@ -22,12 +23,16 @@ type topSolver interface {
 // Layer is one parameter group's signals at a logged step. Fields that the
 // level does not measure are omitted.
 type Layer struct {
-	Alpha          Num  `json:"alpha"`      // effective step, paper variant
-	AlphaCode      Num  `json:"alpha_code"` // effective step, public code variant
-	AlphaAgg       Num  `json:"alpha_agg"`  // η/(RMS(√v̂)+ε), the sharpness normaliser
-	GradNormSq     Num  `json:"grad_norm_sq"`
-	GradNoise      Num  `json:"grad_noise"` // σ² = (1/B)Σ‖g_i − ḡ‖²
-	AlphaG         Num  `json:"alpha_g"`    // B‖ĝ‖²/σ²
+	Alpha      Num `json:"alpha"`      // effective step, paper variant
+	AlphaCode  Num `json:"alpha_code"` // effective step, public code variant
+	AlphaAgg   Num `json:"alpha_agg"`  // η/(RMS(√v̂)+ε), the sharpness normaliser
+	GradNormSq Num `json:"grad_norm_sq"`
+	GradNoise  Num `json:"grad_noise"` // σ² = (1/B)Σ‖g_i − ḡ‖²
+	// NoiseClamped says σ² came out below its rounding floor (the
+	// per-sample gradients agree to float32 precision) and GradNoise is 0,
+	// or not a number; AlphaG is then +Inf or NaN (null) and never negative.
+	NoiseClamped   bool `json:"noise_clamped,omitempty"`
+	AlphaG         Num  `json:"alpha_g"` // B‖ĝ‖²/σ²
 	WeightNorm     Num  `json:"weight_norm"`
 	GradParamRatio Num  `json:"grad_param_ratio"` // ‖ĝ‖/‖θ‖
 	USE            *Num `json:"use,omitempty"`    // unit-sign entropy (bits), hidden layers
@@ -55,9 +60,12 @@ type Row struct {
 	WeightNorm Num               `json:"weight_norm"`
 	Sharpness  *Num              `json:"sharpness,omitempty"`
 	PowerIters int               `json:"power_iters,omitempty"`
-	FisherRank *Num              `json:"fisher_rank,omitempty"`
-	Exceed     *bool             `json:"exceed,omitempty"` // some layer exceeds its bound
+	FisherRank *Num              `json:"fisher_rank,omitempty"` // null when its eigensolve failed (see Errors)
+	Exceed     *bool             `json:"exceed,omitempty"`      // some layer exceeds its bound
 	Layers     map[string]*Layer `json:"layers"`
+	// Errors names the measurements that failed at this step (an
+	// eigendecomposition on non-finite values, say); their fields are null.
+	Errors []string `json:"errors,omitempty"`
 }
 
 // Monitor measures the signals of a training run. Call Before after the
@@ -154,8 +162,9 @@ func (mon *Monitor) Before(grad []float32) {
 		*L = Layer{}
 		g2 := linalg.SumSquares(grad[grp.Offset : grp.Offset+grp.Len])
 		w2 := linalg.SumSquares(m.Params[grp.Offset : grp.Offset+grp.Len])
-		noise := mon.sumSq[g]/B - g2
+		noise, clamped := gradNoise(mon.sumSq[g], B, g2)
 		L.GradNormSq, L.GradNoise, L.WeightNorm = Num(g2), Num(noise), Num(math.Sqrt(w2))
+		L.NoiseClamped = clamped
 		L.AlphaG = Num(B * g2 / noise)
 		L.GradParamRatio = Num(math.Sqrt(g2 / w2))
 		gAll, nAll, wAll = gAll+g2, nAll+noise, wAll+w2
@@ -171,11 +180,20 @@ func (mon *Monitor) Before(grad []float32) {
 	}
 	n := min(mon.opts.FisherSamples, rows)
 	m.SampleGradGram(ws, n, mon.gram, mon.gramSc)
-	mon.row.FisherRank = ptr(Num(fisherRank(mon.gram[:n*n], n)))
+	rank, err := fisherRank(mon.gram[:n*n], n)
+	mon.row.FisherRank = ptr(Num(rank))
+	if err != nil {
+		mon.row.Errors = append(mon.row.Errors, "fisher_rank: "+err.Error())
+	}
 	for i := range m.Spec.Hidden {
 		h := ws.Hidden(i)
 		width := len(h) / rows
-		mon.layers[m.HiddenGroup(i)].EffectiveRank = ptr(Num(effectiveRank(h, width, n, mon.gramSc[:n*n])))
+		g := m.HiddenGroup(i)
+		er, err := effectiveRank(h, width, n, mon.gramSc[:n*n])
+		mon.layers[g].EffectiveRank = ptr(Num(er))
+		if err != nil {
+			mon.row.Errors = append(mon.row.Errors, m.Groups[g].Name+" effective_rank: "+err.Error())
+		}
 	}
 	for k, it := range mon.power {
 		res := it.Run(mon.ops[k])
@@ -310,39 +328,47 @@ func unitSignStats(pre []float32, units int) (use, dead Num) {
 
 // fisherRank is the empirical-Fisher rank rule: the eigenvalues s of the
 // per-sample gradient Gram matrix, sorted descending; the smallest j with
-// Σ_{i≤j} s_i ≥ 0.99·Σ s; returned as j/n.
-func fisherRank(gram []float64, n int) float64 {
-	ev := symEigenvalues(gram, n)
+// Σ_{i≤j} s_i ≥ 0.99·Σ s; returned as j/n. When the eigendecomposition
+// fails it returns NaN and the error, not a rank.
+func fisherRank(gram []float64, n int) (float64, error) {
+	ev, err := symEigenvalues(gram, n)
+	if err != nil {
+		return math.NaN(), err
+	}
 	var total float64
 	for _, v := range ev {
 		total += max(v, 0)
 	}
 	if total == 0 {
-		return 0
+		return 0, nil
 	}
 	var cum float64
 	for j, v := range ev {
 		cum += max(v, 0)
 		if cum >= 0.99*total {
-			return float64(j+1) / float64(n)
+			return float64(j+1) / float64(n), nil
 		}
 	}
-	return 1
+	return 1, nil
 }
 
 // effectiveRank is exp(−Σ p_k ln p_k) with p_k = σ_k/Σσ, σ the singular
 // values of the first n rows of h (row length width), found from the
-// eigenvalues of their n×n Gram matrix. scratch holds n·n values.
-func effectiveRank(h []float32, width, n int, scratch []float64) float64 {
+// eigenvalues of their n×n Gram matrix. scratch holds n·n values. When the
+// eigendecomposition fails it returns NaN and the error.
+func effectiveRank(h []float32, width, n int, scratch []float64) (float64, error) {
 	linalg.Gram64(h, width, n, scratch)
-	ev := symEigenvalues(scratch, n)
+	ev, err := symEigenvalues(scratch, n)
+	if err != nil {
+		return math.NaN(), err
+	}
 	var sum float64
 	for i, v := range ev {
 		ev[i] = math.Sqrt(max(v, 0))
 		sum += ev[i]
 	}
 	if sum == 0 {
-		return 0
+		return 0, nil
 	}
 	var ent float64
 	for _, s := range ev {
@@ -350,17 +376,24 @@ func effectiveRank(h []float32, width, n int, scratch []float64) float64 {
 			ent -= p * math.Log(p)
 		}
 	}
-	return math.Exp(ent)
+	return math.Exp(ent), nil
 }
 
 // symEigenvalues returns the eigenvalues of a symmetric n×n matrix,
-// descending.
-func symEigenvalues(a []float64, n int) []float64 {
+// descending, or an error when it has a non-finite entry or the
+// factorisation fails. The entries are checked first: gonum's EigenSym
+// reports success on NaN input, with NaN or even finite garbage values.
+func symEigenvalues(a []float64, n int) ([]float64, error) {
+	for _, x := range a[:n*n] {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("eigendecomposition of a %d×%d matrix with non-finite entries (%v)", n, n, x)
+		}
+	}
 	var es mat.EigenSym
 	if !es.Factorize(mat.NewSymDense(n, slices.Clone(a[:n*n])), false) {
-		return make([]float64, n)
+		return nil, fmt.Errorf("eigendecomposition of a %d×%d matrix did not converge", n, n)
 	}
 	ev := es.Values(nil)
 	slices.Reverse(ev)
-	return ev
+	return ev, nil
 }

@@ -21,9 +21,9 @@ import (
 type Report struct {
 	Loss       Num           `json:"loss"`         // mean cross-entropy
 	GradNormSq Num           `json:"grad_norm_sq"` // ‖ḡ‖², ḡ the gradient of the mean loss
-	GradNoise  Num           `json:"grad_noise"`   // σ² = (1/B)Σ_i‖g_i − ḡ‖², summed over layers
+	GradNoise  Num           `json:"grad_noise"`   // σ² = (1/B)Σ_i‖g_i − ḡ‖², summed over layers (each clamped at 0, see Notes)
 	Sharpness  Num           `json:"sharpness"`    // top eigenvalue of the whole Hessian
-	FisherRank Num           `json:"fisher_rank"`  // empirical-Fisher 99% rank / n
+	FisherRank Num           `json:"fisher_rank"`  // empirical-Fisher 99% rank / n; null if its eigensolve failed
 	Layers     []ReportLayer `json:"layers"`
 
 	// Notes are caveats for a person reading the table (an eigenvalue
@@ -109,8 +109,11 @@ func Analyze(m *model.MLP, x []float32, y []int32, train bool) (Report, error) {
 		L := &rep.Layers[g]
 		L.Name = grp.Name
 		g2 := sqNorm64(grad[grp.Offset : grp.Offset+grp.Len])
-		noise := sumSq[g]/float64(B) - g2 // (1/B)Σ‖g_i‖² − ‖ḡ‖² = (1/B)Σ‖g_i − ḡ‖²
+		noise, clamped := gradNoise(sumSq[g], float64(B), g2) // (1/B)Σ‖g_i‖² − ‖ḡ‖² = (1/B)Σ‖g_i − ḡ‖²
 		L.GradNormSq, L.GradNoise = Num(g2), Num(noise)
+		if clamped {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("the gradient noise of %s is below its float32 rounding floor (%g of the mean per-sample squared norm) or not a number: the per-sample gradients agree to float32 precision; it is reported as %v", grp.Name, noiseFloor, noise))
+		}
 		L.WeightNorm = Num(math.Sqrt(sqNorm64(m.Params[grp.Offset : grp.Offset+grp.Len])))
 		gAll, nAll = gAll+g2, nAll+noise
 
@@ -133,7 +136,11 @@ func Analyze(m *model.MLP, x []float32, y []int32, train bool) (Report, error) {
 	n := min(B, 100)
 	gram, scratch := make([]float64, n*n), make([]float64, 2*n*n)
 	m.SampleGradGram(ws, n, gram, scratch)
-	rep.FisherRank = Num(fisherRank(gram, n))
+	rank, err := fisherRank(gram, n)
+	rep.FisherRank = Num(rank)
+	if err != nil {
+		rep.Notes = append(rep.Notes, "fisher_rank is null: "+err.Error())
+	}
 
 	for g := -1; g < len(m.Groups); g++ {
 		op := curvature.NewHessian(h, m, g, 0)

@@ -3,6 +3,8 @@ package diagnostics
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 )
 
 // state is what a checkpoint keeps of a monitor besides the power
@@ -12,14 +14,55 @@ type state struct {
 	Windows      []windowState `json:"windows"`
 	TaskLogged   int           `json:"task_logged"`
 	TaskExceeded int           `json:"task_exceeded"`
+	// RandStates are the sharpness solvers' random streams by solver name
+	// (see powerName), for those that keep one: a solver that cold-starts
+	// after a resume (its last run was not finite, say) must draw what it
+	// would have drawn without the interruption. Checkpoints from before
+	// this field restore with fresh streams.
+	RandStates map[string][]byte `json:"rand_states,omitempty"`
+}
+
+// randStream is a solver whose random starts come from one stream that
+// advances with each cold start (the Lanczos solver instead redraws from its
+// seed every time, and keeps no state).
+type randStream interface {
+	RandState() []byte
+	SetRandState([]byte) error
 }
 
 type windowState struct {
-	Vals    []float64 `json:"vals"`
+	Vals    []exactFloat `json:"vals"`
 	Next, N int
-	EmaMu   float64 `json:"ema_mu"`
-	EmaVar  float64 `json:"ema_var"`
-	EmaInit bool    `json:"ema_init"`
+	EmaMu   exactFloat `json:"ema_mu"`
+	EmaVar  exactFloat `json:"ema_var"`
+	EmaInit bool       `json:"ema_init"`
+}
+
+// exactFloat is a float64 that JSON carries exactly, NaN and ±Inf included
+// (as the strings "NaN", "+Inf", "-Inf"): a diverged step puts a NaN λ̄ in
+// the volatility window, and a plain float64 would make the state
+// unmarshalable. Plain numbers, as older checkpoints hold, read as before.
+type exactFloat float64
+
+func (f exactFloat) MarshalJSON() ([]byte, error) {
+	x := float64(f)
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return []byte(`"` + strconv.FormatFloat(x, 'g', -1, 64) + `"`), nil
+	}
+	return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
+}
+
+func (f *exactFloat) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if u, err := strconv.Unquote(s); err == nil {
+		if u != "NaN" && u != "+Inf" && u != "-Inf" {
+			return fmt.Errorf("%q is not a number", u)
+		}
+		s = u
+	}
+	x, err := strconv.ParseFloat(s, 64)
+	*f = exactFloat(x)
+	return err
 }
 
 // State returns the monitor's state as JSON and its warm-start vectors by
@@ -28,7 +71,19 @@ type windowState struct {
 func (mon *Monitor) State() (string, map[string][]float32) {
 	st := state{TaskLogged: mon.taskLogged, TaskExceeded: mon.taskExceeded}
 	for _, w := range mon.windows {
-		st.Windows = append(st.Windows, windowState{w.vals, w.next, w.n, w.emaMu, w.emaVar, w.emaInitialised})
+		vals := make([]exactFloat, len(w.vals))
+		for i, v := range w.vals {
+			vals[i] = exactFloat(v)
+		}
+		st.Windows = append(st.Windows, windowState{vals, w.next, w.n, exactFloat(w.emaMu), exactFloat(w.emaVar), w.emaInitialised})
+	}
+	for k, it := range mon.power {
+		if r, ok := it.(randStream); ok {
+			if st.RandStates == nil {
+				st.RandStates = map[string][]byte{}
+			}
+			st.RandStates[mon.powerName(k)] = r.RandState()
+		}
 	}
 	b, _ := json.Marshal(st)
 	vecs := map[string][]float32{}
@@ -48,7 +103,7 @@ func (mon *Monitor) State() (string, map[string][]float32) {
 func (mon *Monitor) Restore(js string, vecs map[string][]float32) error {
 	var st state
 	if err := json.Unmarshal([]byte(js), &st); err != nil {
-		return fmt.Errorf("diagnostics state: %v", err)
+		return fmt.Errorf("diagnostics state: %w", err)
 	}
 	if len(st.Windows) != len(mon.windows) {
 		return fmt.Errorf("diagnostics state: %d windows saved, the run has %d (diagnostics level changed?)", len(st.Windows), len(mon.windows))
@@ -58,10 +113,22 @@ func (mon *Monitor) Restore(js string, vecs map[string][]float32) error {
 		if len(s.Vals) != len(w.vals) {
 			return fmt.Errorf("diagnostics state: window of %d saved, the run uses %d", len(s.Vals), len(w.vals))
 		}
-		copy(w.vals, s.Vals)
-		w.next, w.n, w.emaMu, w.emaVar, w.emaInitialised = s.Next, s.N, s.EmaMu, s.EmaVar, s.EmaInit
+		for j, v := range s.Vals {
+			w.vals[j] = float64(v)
+		}
+		w.next, w.n, w.emaMu, w.emaVar, w.emaInitialised = s.Next, s.N, float64(s.EmaMu), float64(s.EmaVar), s.EmaInit
 	}
 	mon.taskLogged, mon.taskExceeded = st.TaskLogged, st.TaskExceeded
+	for k, it := range mon.power {
+		r, ok := it.(randStream)
+		b, saved := st.RandStates[mon.powerName(k)]
+		if !ok || !saved {
+			continue
+		}
+		if err := r.SetRandState(b); err != nil {
+			return fmt.Errorf("diagnostics state: %s: %w", mon.powerName(k), err)
+		}
+	}
 	for k, it := range mon.power {
 		f, ok := vecs[mon.powerName(k)]
 		if !ok {

@@ -1,5 +1,7 @@
 package linalg
 
+import "errors"
+
 // Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
 // op(X) is X or Xᵀ as transA and transB say. op(A) is m×k, op(B) is k×n and
 // C is m×n; lda, ldb and ldc are the row strides of A, B and C as stored.
@@ -20,8 +22,25 @@ func SetThreads(n int) {
 	setThreads(n)
 }
 
-// Backend names the BLAS implementation compiled in: "openblas" or "gonum".
-func Backend() string { return backend }
+// Backend names the BLAS implementation in use: "openblas", or "gonum" in
+// the pure-Go build and where OpenBLAS could not be loaded (see Ready).
+func Backend() string {
+	if loadError() != nil {
+		return "gonum"
+	}
+	return backend
+}
+
+// ErrNoOpenBLAS is wrapped by Ready's error when libopenblas cannot be
+// loaded.
+var ErrNoOpenBLAS = errors.New("cannot load OpenBLAS")
+
+// Ready loads the BLAS back end and returns why it cannot be used (an error
+// wrapping ErrNoOpenBLAS when libopenblas is missing), nil when it can.
+// Products never fail: without OpenBLAS they run on gonum's pure-Go BLAS,
+// many times slower and not bit-identical, so a program that wants
+// OpenBLAS's numbers calls Ready first and stops on its error.
+func Ready() error { return loadError() }
 
 // Dot is Σ a_i·b_i in float32 (SIMD lanes); use it for short vectors and
 // SumSquares for long ones.

@@ -24,10 +24,8 @@ static corename_fn lot_corename;
 static sdot_fn lot_sdot_ptr;
 static dgemm_fn lot_dgemm_ptr;
 
-static const char* lot_open_blas(void) {
-	const char* names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0", NULL};
-	void* h = NULL;
-	for (int i = 0; names[i] && !h; i++) h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+static const char* lot_open_blas(const char* name) {
+	void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (!h) return dlerror();
 	lot_sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
 	lot_set_threads = (threads_fn)dlsym(h, "openblas_set_num_threads");
@@ -86,7 +84,11 @@ const backend = "openblas"
 var (
 	loadOnce sync.Once
 	coreSet  string // the OPENBLAS_CORETYPE lot chose, "" if the environment's was kept
+	loadErr  error  // why OpenBLAS could not be loaded; the products then use gonum
 )
+
+// libNames are the names OpenBLAS is looked for under, in order.
+var libNames = []string{"libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0"}
 
 // load opens OpenBLAS once. Where OPENBLAS_CORETYPE is unset, lot chooses
 // the kernel from the CPU's features: OpenBLAS 0.3.21's own detection reads
@@ -105,15 +107,33 @@ func load() {
 				os.Setenv("OPENBLAS_CORETYPE", coreSet)
 			}
 		}
-		if msg := C.lot_open_blas(); msg != nil {
-			fmt.Fprintf(os.Stderr, "lot: cannot load OpenBLAS (%s); install libopenblas0 (Debian: apt-get install libopenblas-dev) or build with -tags purego\n", C.GoString(msg))
-			os.Exit(1)
+		var msg string
+		for _, name := range libNames {
+			cname := C.CString(name)
+			m := C.lot_open_blas(cname)
+			C.free(unsafe.Pointer(cname))
+			if m == nil {
+				return
+			}
+			if msg == "" { // the first name's reason: the usual one
+				msg = C.GoString(m)
+			}
 		}
+		loadErr = fmt.Errorf("%w (%s); install libopenblas0 (Debian: apt-get install libopenblas-dev) or build with -tags purego", ErrNoOpenBLAS, msg)
 	})
 }
 
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// loadError loads OpenBLAS if not yet done and says why it failed.
+func loadError() error {
 	load()
+	return loadErr
+}
+
+func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if loadError() != nil {
+		gonumGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	C.lot_gemm(cbool(transA), cbool(transB), C.int(m), C.int(n), C.int(k),
 		C.float(alpha), (*C.float)(unsafe.Pointer(&a[0])), C.int(lda),
 		(*C.float)(unsafe.Pointer(&b[0])), C.int(ldb),
@@ -121,12 +141,17 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 }
 
 func dot(a, b []float32) float32 {
-	load()
+	if loadError() != nil {
+		return gonumDot(a, b)
+	}
 	return float32(C.lot_sdot(C.int(len(a)), (*C.float)(unsafe.Pointer(&a[0])), (*C.float)(unsafe.Pointer(&b[0]))))
 }
 
 func gram64(a []float64, w, n int, out []float64) {
-	load()
+	if loadError() != nil {
+		gonumGram64(a, w, n, out)
+		return
+	}
 	C.lot_gram64(C.int(n), C.int(w), (*C.double)(unsafe.Pointer(&a[0])), (*C.double)(unsafe.Pointer(&out[0])))
 }
 
@@ -138,13 +163,17 @@ func cbool(b bool) C.int {
 }
 
 func setThreads(n int) {
-	load()
+	if loadError() != nil {
+		return
+	}
 	C.lot_threads(C.int(n))
 }
 
 // Kernel names the OpenBLAS kernel in use, and says when lot chose it.
 func Kernel() string {
-	load()
+	if err := loadError(); err != nil {
+		return "gonum (pure Go; " + err.Error() + ")"
+	}
 	k := C.GoString(C.lot_core())
 	if coreSet != "" {
 		k += " (chosen by lot from CPU features; OPENBLAS_CORETYPE was unset)"

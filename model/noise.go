@@ -10,7 +10,9 @@ import "github.com/lot-toolkit/lot/linalg"
 // identity, as BackPACK uses).
 //
 // The per-sample gradient noise is then σ² = (1/B)·Σ_i ‖g_i‖² − ‖ḡ‖², ḡ
-// being the batch gradient.
+// being the batch gradient. Both terms are float32 computations, so where
+// the per-sample gradients (nearly) agree the difference is rounding and
+// may be negative; diagnostics clamps it (see its gradNoise).
 //
 // BatchNorm in training mode couples the samples through the batch
 // statistics, so "sample i's own gradient" is not defined. lot uses sample

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lot-toolkit/lot/linalg"
 	"github.com/lot-toolkit/lot/train"
 )
 
@@ -25,7 +26,14 @@ func main() {
 		Short:         "lot: measure, predict and prevent loss of trainability in continual learning",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Every command but plot multiplies matrices; without OpenBLAS
+			// they would silently run on gonum, slower and with other bits.
+			if cmd.Name() != "plot" {
+				if err := linalg.Ready(); err != nil {
+					return err
+				}
+			}
 			if cpuProfile == "" {
 				return nil
 			}

@@ -1,0 +1,39 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+)
+
+// TestResumeWithFullDiagnosticsBothSolvers interrupts full-diagnostics runs
+// mid-task, twice, with each sharpness solver (Lanczos, whose first layer
+// uses the reduced first-layer solver at this batch size, and power
+// iteration) and the whole network's sharpness too, and checks the outputs
+// and final tensors against an uninterrupted run bit for bit: the
+// checkpoint keeps the solvers' warm starts and random streams.
+func TestResumeWithFullDiagnosticsBothSolvers(t *testing.T) {
+	for _, solver := range []string{"lanczos", "power"} {
+		t.Run(solver, func(t *testing.T) {
+			cfg := small()
+			cfg.Diagnostics.Level, cfg.Diagnostics.Solver, cfg.Diagnostics.GlobalSharp = "full", solver, true
+			dir := t.TempDir()
+			whole, split := filepath.Join(dir, "whole"), filepath.Join(dir, "split")
+			mustRun(t, cfg, whole)
+			ctx, cancel := context.WithCancel(context.Background())
+			if _, err := Run(ctx, cfg, Options{Out: split, Reporter: &stopAt{at: 10, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("want ErrInterrupted, got %v", err)
+			}
+			ctx, cancel = context.WithCancel(context.Background())
+			if _, err := Resume(ctx, split, Options{Reporter: &stopAt{at: 25, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("second stop: want ErrInterrupted, got %v", err)
+			}
+			if _, err := Resume(context.Background(), split, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			sameOutputs(t, whole, split)
+			compareTensors(t, filepath.Join(whole, checkpointName), filepath.Join(split, checkpointName))
+		})
+	}
+}
