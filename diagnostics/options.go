@@ -92,6 +92,15 @@ type Options struct {
 	// FisherSamples is m, the samples of the empirical-Fisher rank and of
 	// the effective rank; default 100 (fewer if the batch is smaller).
 	FisherSamples int
+
+	// SharpnessNorm is how λ̄ normalises λ: NormLayer ("layer", default)
+	// or NormGlobal ("global", the authors' code); see variants.go.
+	SharpnessNorm string
+	// SharpnessStart is where each sharpness solve starts: StartWarm
+	// ("warm", default) or StartCold ("cold", the authors' code).
+	SharpnessStart string
+	// Seed is the run's seed, which names the cold starts' random stream.
+	Seed uint64
 }
 
 // WithDefaults fills zero fields with their defaults.
@@ -132,12 +141,15 @@ func (o Options) WithDefaults() Options {
 	if o.FisherSamples == 0 {
 		o.FisherSamples = 100
 	}
-	return o
+	return o.variantDefaults()
 }
 
 // Validate names the first bad option.
 func (o Options) Validate() error {
 	o = o.WithDefaults()
+	if err := o.validateVariants(); err != nil {
+		return err
+	}
 	oneOf := func(flag, v string, ok ...string) error {
 		if !slices.Contains(ok, v) {
 			return fmt.Errorf("--%s: unknown value %q (want one of: %s)", flag, v, strings.Join(ok, ", "))
