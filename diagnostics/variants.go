@@ -46,7 +46,10 @@ func (o Options) variantDefaults() Options {
 
 // validateVariants names a bad sharpness variant by its field.
 func (o Options) validateVariants() error {
-	for _, f := range []struct{ field, v string; ok []string }{
+	for _, f := range []struct {
+		field, v string
+		ok       []string
+	}{
 		{"SharpnessNorm", o.SharpnessNorm, []string{NormLayer, NormGlobal}},
 		{"SharpnessStart", o.SharpnessStart, []string{StartWarm, StartCold}},
 	} {
