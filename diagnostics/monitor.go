@@ -263,6 +263,12 @@ func (mon *Monitor) thresholds(L *Layer, g int, g2, noise, B, agg float64) bool 
 		s = math.Sqrt(s2) / mu
 	case "var":
 		s = s2
+	case "sq-mean-code": // the public code's final sq_mean, squared once more
+		if mu > 0 {
+			s = math.Pow(nb*nb/(mu+1e-12), 2)
+		}
+	case "cv-code": // the public code's lam_cv: σ²/μ, not σ/μ
+		s = s2 / (mu + 1e-12)
 	}
 	L.NormSharp, L.VolMu, L.VolSigma2, L.Vol = ptr(Num(nb)), ptr(Num(mu)), ptr(Num(s2)), ptr(Num(vol))
 	L.AlphaVol = ptr(Num(1 / (o.Kappa * vol)))

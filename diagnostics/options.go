@@ -62,7 +62,10 @@ type Options struct {
 	// CodeC is c in the public code's α_crit = B·G/(σ² + c·G·s); default 20.
 	CodeC float64
 	// CodeS is s in that formula: "sq-mean" (λ̄²/μ, the code's default),
-	// "lambda" (λ̄), "cv" (σ/μ) or "var" (σ²).
+	// "lambda" (λ̄), "cv" (σ/μ) or "var" (σ²). The public code's final
+	// version (from its commit 14ebc78 on) computes two of them otherwise,
+	// named here: "sq-mean-code" ((λ̄²/(μ+1e-12))², 0 when μ ≤ 0) and
+	// "cv-code" (σ²/(μ+1e-12)).
 	CodeS string
 	// Alpha selects the effective step compared with the thresholds:
 	// "paper" (default, App. C.1) or "code".
@@ -158,7 +161,7 @@ func (o Options) Validate() error {
 	}
 	for _, err := range []error{
 		oneOf("vol-stat", o.VolStat, "window", "ema", "code"),
-		oneOf("code-s", o.CodeS, "sq-mean", "lambda", "cv", "var"),
+		oneOf("code-s", o.CodeS, "sq-mean", "lambda", "cv", "var", "sq-mean-code", "cv-code"),
 		oneOf("alpha-variant", o.Alpha, "paper", "code"),
 		oneOf("threshold", o.Threshold, "tilde", "code"),
 		oneOf("sharpness-solver", o.Solver, "lanczos", "power"),

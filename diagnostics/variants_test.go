@@ -289,3 +289,36 @@ func symmetric(spectrum []float64, seed uint64) []float64 {
 	}
 	return a
 }
+
+// TestCodeSByHand: the public code's α_crit = B·G/(σ² + c·G·s) for every
+// choice of s, on a window of three values (λ̄ = 1, 2, 4, the code's
+// statistics: μ = 7/3, σ² = (4 − 7/3)² = 25/9), worked by hand.
+func TestCodeSByHand(t *testing.T) {
+	const B, G, noise = 4.0, 0.5, 0.25
+	mu, s2 := 7.0/3, 25.0/9
+	for _, c := range []struct {
+		s    string
+		want float64
+	}{
+		{"sq-mean", 16 / mu},
+		{"lambda", 4},
+		{"cv", math.Sqrt(s2) / mu},
+		{"var", s2},
+		{"sq-mean-code", (16 / mu) * (16 / mu)},
+		{"cv-code", s2 / mu},
+	} {
+		opts := Options{Level: Full, Window: 3, VolStat: "code", CodeS: c.s, Beta: 1}.WithDefaults()
+		if err := opts.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		mon := &Monitor{opts: opts, windows: []*window{newWindow(3)}, lambda: []float64{0}}
+		var L Layer
+		for _, lam := range []float64{1, 2, 4} {
+			mon.lambda[0] = lam
+			mon.thresholds(&L, 0, G, noise, B, 1)
+		}
+		if want := B * G / (noise + 20*G*c.want); !near(float64(*L.AlphaCrit), want, 1e-12) {
+			t.Errorf("s = %s: α_crit %v, by hand %v", c.s, *L.AlphaCrit, want)
+		}
+	}
+}
