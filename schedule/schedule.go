@@ -43,6 +43,19 @@ type Options struct {
 	// default); at the paper's scale its warming ran a CReLU net's rates up
 	// a thousandfold into collapse (README, "The paper's scale").
 	MaxLR float64
+
+	// WarmCounter is the count compared with WarmHorizon·TaskSteps (see
+	// Clock): CounterTask ("task", default; the paper's T_warm and the
+	// authors' single-file script) or CounterRun ("run", the authors' last
+	// committed version, so warming can only happen early in the first
+	// task).
+	WarmCounter string
+	// Every is the decision interval K in updates; 0 means the caller's
+	// log interval (see Due).
+	Every int
+	// Phase places the decisions within each K updates: PhaseEnd ("end",
+	// default) or PhaseStart ("start", the authors'); see Due.
+	Phase string
 }
 
 // WithDefaults fills zero fields (except Floor) with their defaults.
@@ -65,12 +78,15 @@ func (o Options) WithDefaults() Options {
 	if o.Alpha == "" {
 		o.Alpha = "code"
 	}
-	return o
+	return o.variantDefaults()
 }
 
 // Validate names the first bad option.
 func (o Options) Validate() error {
 	o = o.WithDefaults()
+	if err := o.validateVariants(); err != nil {
+		return err
+	}
 	switch {
 	case o.Gamma <= 0:
 		return fmt.Errorf("--gamma: must be positive, got %v", o.Gamma)
@@ -118,14 +134,22 @@ func New(opt optim.Optimizer, opts Options, signals diagnostics.Options) *Contro
 	return &Controller{opts: opts, opt: opt, signals: signals}
 }
 
-// Step decides every layer from one row of full diagnostics, taken at step
-// stepInTask of a task of taskSteps steps, applies the new learning rates,
-// and returns the decisions by layer name. A layer without a finite bound
-// (no sharpness yet, say) is held.
+// Step is Decide with the task's counter only: stepInTask updates
+// completed in a task of taskSteps (enough for WarmCounter task).
 func (c *Controller) Step(row *diagnostics.Row, stepInTask, taskSteps int) map[string]Decision {
+	return c.Decide(row, Clock{TaskUpdates: int64(stepInTask), TaskSteps: int64(taskSteps)})
+}
+
+// Decide decides every layer from one row of full diagnostics, taken at
+// clock, applies the new learning rates, and returns the decisions by layer
+// name. Per layer (Alg. 1): cool (×Cool) if α > Floor and α > γ·bound;
+// else warm (×Warm) if the WarmCounter count is below WarmHorizon·TaskSteps
+// and α < r·γ·bound (and the ceiling allows); else hold. A layer without a
+// finite bound (no sharpness yet, say) is held.
+func (c *Controller) Decide(row *diagnostics.Row, clock Clock) map[string]Decision {
 	o := c.opts
 	out := make(map[string]Decision, len(row.Layers))
-	early := float64(stepInTask) < o.WarmHorizon*float64(taskSteps)
+	early := float64(clock.counter(o.WarmCounter)) < o.WarmHorizon*float64(clock.TaskSteps)
 	for g, grp := range c.opt.Groups() {
 		L, ok := row.Layers[grp.Name]
 		d := Hold
