@@ -41,7 +41,7 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 		return s
 	}
 	_, v := adam.Moments()
-	var sumAlpha, sumVhat, sumV, sumLR, n float64
+	var sumAlpha, sumVhat, sumV, nV, sumLR, n float64
 	var codeSum float64
 	var codeN int
 	for g, grp := range groups {
@@ -54,8 +54,11 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 			vh += vhat
 			raw += float64(x)
 		}
-		sumV += raw
 		ln := float64(grp.Len)
+		if grp.Steps > 0 { // the authors' code sees only moments that exist
+			sumV += raw
+			nV += ln
+		}
 		s.alpha[g] = grp.LR / bc1 * a / ln
 		s.agg[g] = grp.LR / (math.Sqrt(vh/ln) + adam.Eps)
 		sumAlpha += grp.LR / bc1 * a
@@ -78,6 +81,11 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 			k++
 		}
 		s.alphaCode[g] = c / float64(k)
+		if grp.Steps == 0 {
+			// Before a group's first update torch.optim.Adam has no state
+			// for it, and the authors' code falls back to group 0's rate.
+			s.alphaCode[g] = groups[0].LR
+		}
 		codeSum += c
 		codeN += k
 	}
@@ -85,7 +93,10 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 	s.globalAgg = (sumLR / n) / (math.Sqrt(sumVhat/n) + adam.Eps)
 	s.globalCode = codeSum / float64(codeN)
 	// The authors' torch.sqrt(v.mean() + 1e-16): the 1e-16 keeps a zero
-	// second moment finite.
-	s.codeAgg = groups[0].LR / (math.Sqrt(sumV/n+1e-16) + adam.Eps)
+	// second moment finite. Before any update (no state) their factor is lr₀.
+	s.codeAgg = groups[0].LR
+	if nV > 0 {
+		s.codeAgg /= math.Sqrt(sumV/nV+1e-16) + adam.Eps
+	}
 	return s
 }

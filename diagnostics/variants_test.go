@@ -322,3 +322,20 @@ func TestCodeSByHand(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorsFactorsBeforeTheFirstUpdate: at the run's first step (the
+// authors decide there: total_updates % K == 0 at 0) torch.optim.Adam has
+// no state yet, and the authors' code falls back to group 0's rate for both
+// the effective step (public code variant) and the global normaliser.
+func TestAuthorsFactorsBeforeTheFirstUpdate(t *testing.T) {
+	p := newNetProblem(t, model.Spec{Input: 6, Hidden: []int{5, 4}, Classes: 3}, 8, 3, Options{Level: Light})
+	s := effectiveSteps(p.opt, p.m)
+	for g := range p.m.Groups {
+		if s.alphaCode[g] != 1e-2 {
+			t.Errorf("group %d: code α %v before any update, want group 0's rate 1e-2", g, s.alphaCode[g])
+		}
+	}
+	if s.codeAgg != 1e-2 {
+		t.Errorf("global normaliser %v before any update, want 1e-2", s.codeAgg)
+	}
+}
