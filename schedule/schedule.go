@@ -2,7 +2,9 @@
 // (Alg. 1): every K steps, each layer whose effective step exceeds a safety
 // fraction of its combined bound α̃* is cooled, and a layer far below it is
 // warmed early in the task. Like a torch.optim scheduler it only adjusts the
-// learning rates of the optimiser's parameter groups.
+// learning rates of the optimiser's parameter groups. The authors' public
+// code runs it on other clocks (when decisions fall, what the warm horizon
+// counts); those are named options (variants.go).
 package schedule
 
 import (
