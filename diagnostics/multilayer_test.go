@@ -20,6 +20,15 @@ import (
 // an SVD, both effective steps from Adam's moments, the thresholds from
 // their formulas and the volatility window from the logged λ̄ series.
 func TestMonitorTwoHiddenLayers(t *testing.T) {
+	type refs struct {
+		G [][]float64
+		H []float64
+	}
+	type key struct {
+		act  string
+		seed uint64
+	}
+	cache := map[key]refs{} // both solvers see the same net
 	for _, c := range []struct {
 		act, solver string
 		seed        uint64
@@ -52,8 +61,12 @@ func TestMonitorTwoHiddenLayers(t *testing.T) {
 				}
 			}
 		}
-		G := r.sampleGrads(theta)
-		H := r.hessian(theta)
+		rf, ok := cache[key{c.act, c.seed}]
+		if !ok {
+			rf = refs{r.sampleGrads(theta), r.hessian(theta)}
+			cache[key{c.act, c.seed}] = rf
+		}
+		G, H := rf.G, rf.H
 		n := len(theta)
 
 		var series [][]float64 // λ̄ per logged step, per group
