@@ -38,10 +38,11 @@ type TopEigenSolver struct {
 
 // NewTopEigenSolver makes a solver for operators of dimension n, with at
 // most maxIter products per run (maxIter·n float64s of basis), stopping at
-// relative residual tol.
+// relative residual tol; a tol of zero or less never stops early (every run
+// takes maxIter products, or stops at an invariant subspace).
 func NewTopEigenSolver(n, maxIter int, tol float64, seed uint64) *TopEigenSolver {
-	if maxIter < 1 || tol <= 0 {
-		panic(fmt.Sprintf("curvature: NewTopEigenSolver with maxIter %d, tol %v", maxIter, tol))
+	if maxIter < 1 {
+		panic(fmt.Sprintf("curvature: NewTopEigenSolver with maxIter %d", maxIter))
 	}
 	m := min(maxIter, n)
 	return &TopEigenSolver{n: n, maxIter: m, tol: tol, seed: seed,
@@ -80,7 +81,7 @@ func (s *TopEigenSolver) Run(op Operator) PowerResult {
 		theta, last := s.topRitz(m)
 		resid := b * math.Abs(last)
 		res = PowerResult{Value: theta, Iterations: m, Residual: relative(resid, theta)}
-		res.Converged = res.Residual <= s.tol
+		res.Converged = s.tol > 0 && res.Residual <= s.tol
 		if res.Converged || b == 0 || j+1 == s.maxIter {
 			break
 		}

@@ -19,5 +19,8 @@
 //     the rank null and says so in the row's errors, never rank 0.
 //
 // Definitions follow the project's reference notes; the paper's equations
-// are the defaults and the public code's variants are named options.
+// are the defaults and the public code's variants are named options (among
+// them the authors' global sharpness normaliser and cold-started solves,
+// variants.go). Every signal is per parameter group, for any number of
+// hidden layers.
 package diagnostics

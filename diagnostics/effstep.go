@@ -12,6 +12,9 @@ import (
 type steps struct {
 	alpha, alphaCode, agg              []float64 // per group
 	globalAlpha, globalCode, globalAgg float64
+	// codeAgg is the authors' single normaliser lr₀/(√(mean v + 1e-16)+ε)
+	// over every parameter's raw second moment (NormGlobal).
+	codeAgg float64
 }
 
 // effectiveSteps reads the effective step from the optimiser's state.
@@ -20,7 +23,8 @@ type steps struct {
 // η/((1−β1^t)(√v̂+ε)), v̂ = v/(1−β2^t).
 // Adam, public code: per weight tensor η/((1−β1^t)(√(mean v/(1−β2^t))+ε)),
 // biases excluded, averaged over the group's weight tensors.
-// The sharpness normaliser α_agg = η/(RMS(√v̂)+ε) = η/(√mean(v̂)+ε).
+// The sharpness normaliser α_agg = η/(RMS(√v̂)+ε) = η/(√mean(v̂)+ε), and
+// the authors' global one, lr₀/(√(mean v + 1e-16)+ε) with v raw.
 // SGD has no preconditioner: α = η and, as the notes fix, λ̄ = λ (α_agg = 1).
 func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 	groups := opt.Groups()
@@ -33,23 +37,28 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 			lrSum += grp.LR * float64(grp.Len)
 			n += float64(grp.Len)
 		}
-		s.globalAlpha, s.globalCode, s.globalAgg = lrSum/n, lrSum/n, 1
+		s.globalAlpha, s.globalCode, s.globalAgg, s.codeAgg = lrSum/n, lrSum/n, 1, 1
 		return s
 	}
 	_, v := adam.Moments()
-	var sumAlpha, sumVhat, sumLR, n float64
+	var sumAlpha, sumVhat, sumV, nV, sumLR, n float64
 	var codeSum float64
 	var codeN int
 	for g, grp := range groups {
 		t := float64(max(grp.Steps, 1))
 		bc1, bc2 := 1-math.Pow(adam.Beta1, t), 1-math.Pow(adam.Beta2, t)
-		var a, vh float64
+		var a, vh, raw float64
 		for _, x := range v[grp.Offset : grp.Offset+grp.Len] {
 			vhat := float64(x) / bc2
 			a += 1 / (math.Sqrt(vhat) + adam.Eps)
 			vh += vhat
+			raw += float64(x)
 		}
 		ln := float64(grp.Len)
+		if grp.Steps > 0 { // the authors' code sees only moments that exist
+			sumV += raw
+			nV += ln
+		}
 		s.alpha[g] = grp.LR / bc1 * a / ln
 		s.agg[g] = grp.LR / (math.Sqrt(vh/ln) + adam.Eps)
 		sumAlpha += grp.LR / bc1 * a
@@ -72,11 +81,22 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 			k++
 		}
 		s.alphaCode[g] = c / float64(k)
+		if grp.Steps == 0 {
+			// Before a group's first update torch.optim.Adam has no state
+			// for it, and the authors' code falls back to group 0's rate.
+			s.alphaCode[g] = groups[0].LR
+		}
 		codeSum += c
 		codeN += k
 	}
 	s.globalAlpha = sumAlpha / n
 	s.globalAgg = (sumLR / n) / (math.Sqrt(sumVhat/n) + adam.Eps)
 	s.globalCode = codeSum / float64(codeN)
+	// The authors' torch.sqrt(v.mean() + 1e-16): the 1e-16 keeps a zero
+	// second moment finite. Before any update (no state) their factor is lr₀.
+	s.codeAgg = groups[0].LR
+	if nV > 0 {
+		s.codeAgg /= math.Sqrt(sumV/nV+1e-16) + adam.Eps
+	}
 	return s
 }

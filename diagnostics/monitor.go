@@ -86,6 +86,7 @@ type Monitor struct {
 
 	sumSq        []float64
 	gram, gramSc []float64
+	start        []float64 // a cold start, as long as the largest operator
 	row          Row
 	layers       []Layer
 	lambda       []float64 // this step's sharpness per group, then global
@@ -112,14 +113,18 @@ func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, regScale float6
 			}
 			op := curvature.NewHessian(mon.hvp, m, g, regScale)
 			var it topSolver
+			tol := solverTol(opts)
 			if k == 0 && opts.Solver == "lanczos" && firstLayerReduces(m, ws.MaxBatch) {
-				f := newFirstLayerSolver(m, mon.hvp, ws, opts.PowerMaxIter, opts.PowerTol, uint64(k+1))
+				f := newFirstLayerSolver(m, mon.hvp, ws, opts.PowerMaxIter, tol, uint64(k+1))
 				f.regScale = regScale
 				it = f
 			} else if opts.Solver == "power" {
-				it = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: opts.PowerTol, Seed: uint64(k + 1)})
+				it = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: tol, Seed: uint64(k + 1)})
 			} else {
-				it = curvature.NewTopEigenSolver(op.Dim(), opts.PowerMaxIter, opts.PowerTol, uint64(k+1))
+				it = curvature.NewTopEigenSolver(op.Dim(), opts.PowerMaxIter, tol, uint64(k+1))
+			}
+			if opts.SharpnessStart == StartCold && op.Dim() > len(mon.start) {
+				mon.start = make([]float64, op.Dim())
 			}
 			mon.ops = append(mon.ops, op)
 			mon.power = append(mon.power, it)
@@ -148,10 +153,15 @@ func (mon *Monitor) SetRegScale(c float64) {
 	}
 }
 
-// Before measures what depends on the batch: gradient noise, norms,
+// Before is BeforeAt for warm-started solvers, whose runs do not depend on
+// the step.
+func (mon *Monitor) Before(grad []float32) { mon.BeforeAt(0, grad) }
+
+// BeforeAt measures what depends on the batch: gradient noise, norms,
 // activation statistics and, at Full, sharpness and the Fisher rank. grad is
-// the step's full gradient.
-func (mon *Monitor) Before(grad []float32) {
+// the step's full gradient; step is the run's 0-based update index of the
+// batch, which names the cold starts' random stream (SharpnessStart cold).
+func (mon *Monitor) BeforeAt(step int64, grad []float32) {
 	m, ws := mon.m, mon.ws
 	rows := ws.Rows()
 	B := float64(rows)
@@ -196,6 +206,11 @@ func (mon *Monitor) Before(grad []float32) {
 		}
 	}
 	for k, it := range mon.power {
+		if mon.opts.SharpnessStart == StartCold {
+			v := mon.start[:mon.ops[k].Dim()]
+			coldStart(v, mon.opts.Seed, step, k)
+			it.SetWarm(v)
+		}
 		res := it.Run(mon.ops[k])
 		roundWarm(res.Vector)
 		mon.lambda[k] = res.Value
@@ -215,18 +230,27 @@ func (mon *Monitor) After() *Row {
 	steps := effectiveSteps(mon.opt, m)
 	mon.row.Layers = make(map[string]*Layer, len(m.Groups))
 	var anyExceed bool
+	global := mon.opts.SharpnessNorm == NormGlobal
 	for g, grp := range m.Groups {
 		L := &mon.layers[g]
-		L.Alpha, L.AlphaCode, L.AlphaAgg = Num(steps.alpha[g]), Num(steps.alphaCode[g]), Num(steps.agg[g])
+		agg := steps.agg[g]
+		if global {
+			agg = steps.codeAgg
+		}
+		L.Alpha, L.AlphaCode, L.AlphaAgg = Num(steps.alpha[g]), Num(steps.alphaCode[g]), Num(agg)
 		if mon.opts.Level >= Full {
-			anyExceed = mon.thresholds(L, g, float64(L.GradNormSq), float64(L.GradNoise), rows, steps.agg[g]) || anyExceed
+			anyExceed = mon.thresholds(L, g, float64(L.GradNormSq), float64(L.GradNoise), rows, agg) || anyExceed
 		}
 		mon.row.Layers[grp.Name] = L
 	}
 	mon.row.Alpha, mon.row.AlphaCode = Num(steps.globalAlpha), Num(steps.globalCode)
 	if mon.opts.Level >= Full {
 		if g := len(m.Groups); mon.opts.GlobalSharpness {
-			mon.windows[g].push(steps.globalAgg * mon.lambda[g])
+			agg := steps.globalAgg
+			if global {
+				agg = steps.codeAgg
+			}
+			mon.windows[g].push(agg * mon.lambda[g])
 		}
 		mon.row.Exceed = &anyExceed
 		mon.taskLogged++
@@ -256,6 +280,12 @@ func (mon *Monitor) thresholds(L *Layer, g int, g2, noise, B, agg float64) bool 
 		s = math.Sqrt(s2) / mu
 	case "var":
 		s = s2
+	case "sq-mean-code": // the public code's final sq_mean, squared once more
+		if mu > 0 {
+			s = math.Pow(nb*nb/(mu+1e-12), 2)
+		}
+	case "cv-code": // the public code's lam_cv: σ²/μ, not σ/μ
+		s = s2 / (mu + 1e-12)
 	}
 	L.NormSharp, L.VolMu, L.VolSigma2, L.Vol = ptr(Num(nb)), ptr(Num(mu)), ptr(Num(s2)), ptr(Num(vol))
 	L.AlphaVol = ptr(Num(1 / (o.Kappa * vol)))

@@ -66,7 +66,10 @@ type Options struct {
 	// and 0 is honoured (α_crit = B·G/σ², no curvature term).
 	CodeC float64
 	// CodeS is s in that formula: "sq-mean" (λ̄²/μ, the code's default),
-	// "lambda" (λ̄), "cv" (σ/μ) or "var" (σ²).
+	// "lambda" (λ̄), "cv" (σ/μ) or "var" (σ²). The public code's final
+	// version (from its commit 14ebc78 on) computes two of them otherwise,
+	// named here: "sq-mean-code" ((λ̄²/(μ+1e-12))², 0 when μ ≤ 0) and
+	// "cv-code" (σ²/(μ+1e-12)).
 	CodeS string
 	// Alpha selects the effective step compared with the thresholds:
 	// "paper" (default, App. C.1) or "code".
@@ -96,13 +99,22 @@ type Options struct {
 	// FisherSamples is m, the samples of the empirical-Fisher rank and of
 	// the effective rank; default 100 (fewer if the batch is smaller).
 	FisherSamples int
+
+	// SharpnessNorm is how λ̄ normalises λ: NormLayer ("layer", default)
+	// or NormGlobal ("global", the authors' code); see variants.go.
+	SharpnessNorm string
+	// SharpnessStart is where each sharpness solve starts: StartWarm
+	// ("warm", default) or StartCold ("cold", the authors' code).
+	SharpnessStart string
+	// Seed is the run's seed, which names the cold starts' random stream.
+	Seed uint64
 }
 
 // DefaultOptions are the defaults of every constant, at level Off.
 func DefaultOptions() Options {
 	return Options{Window: 30, VolStat: "window", Beta: 1, Kappa: 1, CodeC: 20, CodeS: "sq-mean",
 		Alpha: "paper", Threshold: "tilde", Eps: 1e-12, Solver: "lanczos", PowerTol: 1e-3,
-		PowerMaxIter: 30, FisherSamples: 100}
+		PowerMaxIter: 30, FisherSamples: 100, SharpnessNorm: NormLayer, SharpnessStart: StartWarm}
 }
 
 // Validate names the first bad option by its config key (the field's name
@@ -117,7 +129,9 @@ func (o Options) Validate() error {
 	}
 	for _, err := range []error{
 		oneOf("vol_stat", o.VolStat, "window", "ema", "code"),
-		oneOf("code_s", o.CodeS, "sq-mean", "lambda", "cv", "var"),
+		oneOf("code_s", o.CodeS, "sq-mean", "lambda", "cv", "var", "sq-mean-code", "cv-code"),
+		oneOf("sharpness_norm", o.SharpnessNorm, NormLayer, NormGlobal),
+		oneOf("sharpness_start", o.SharpnessStart, StartWarm, StartCold),
 		oneOf("alpha", o.Alpha, "paper", "code"),
 		oneOf("threshold", o.Threshold, "tilde", "code"),
 		oneOf("solver", o.Solver, "lanczos", "power"),
@@ -137,8 +151,8 @@ func (o Options) Validate() error {
 		return keyerr.Errorf("code_c", "must be a finite number >= 0, got %v", o.CodeC)
 	case !(o.Eps > 0):
 		return keyerr.Errorf("eps", "must be positive, got %v", o.Eps)
-	case !(o.PowerTol > 0):
-		return keyerr.Errorf("power_tol", "must be positive (the solver's relative-residual stopping rule), got %v", o.PowerTol)
+	case !(o.PowerTol >= 0) || math.IsInf(o.PowerTol, 0):
+		return keyerr.Errorf("power_tol", "must be a finite number >= 0 (the solver's relative-residual stopping rule; 0 runs every solve to power_iters), got %v", o.PowerTol)
 	case o.PowerMaxIter < 1:
 		return keyerr.Errorf("power_iters", "must be at least 1 (Hessian products per layer per log), got %d", o.PowerMaxIter)
 	case o.FisherSamples < 2:

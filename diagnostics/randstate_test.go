@@ -37,7 +37,7 @@ func newColdStartRig(t *testing.T, solver string) *coldStartRig {
 	ws := m.NewWorkspace(16)
 	// A loose tolerance, so that the result depends on the start.
 	mon := New(m, optim.NewAdam(len(m.Params), groups), ws, 0,
-		Options{Level: Full, Beta: 1, Solver: solver, PowerTol: 1e-2, PowerMaxIter: 30, FisherSamples: 10, GlobalSharpness: true})
+		filled(Options{Level: Full, Beta: 1, Solver: solver, PowerTol: 1e-2, PowerMaxIter: 30, FisherSamples: 10, GlobalSharpness: true}))
 	return &coldStartRig{m: m, ws: ws, mon: mon, grad: make([]float32, len(m.Params))}
 }
 

@@ -88,6 +88,9 @@ func (mon *Monitor) State() (string, map[string][]float32) {
 	b, _ := json.Marshal(st)
 	vecs := map[string][]float32{}
 	for k, it := range mon.power {
+		if mon.opts.SharpnessStart == StartCold {
+			break // every start is redrawn from its named stream
+		}
 		if v := it.Warm(); v != nil {
 			f := make([]float32, len(v))
 			for i, x := range v {

@@ -7,59 +7,103 @@ import (
 	"strings"
 )
 
-// InferSpec reads an MLP's architecture from the shapes of a PyTorch
-// state_dict in lot's layout: linear layers fc1 … fcL (weight [out, in]),
-// optionally BatchNorm1d bn1 … bn{L−1} after each hidden linear layer. The
-// activation cannot be read from shapes and is given; it matters because
-// CReLU doubles the width that the next layer reads. Only the fc and bn
-// entries are looked at; LoadStateDict checks the rest.
+// InferSpec is InferLayout's spec, for state_dicts whose names need no
+// translation.
 func InferSpec(shapes map[string][]int, act Activation) (Spec, error) {
+	spec, _, err := InferLayout(shapes, act)
+	return spec, err
+}
+
+// Layout is how a state_dict names its linear layers. lot numbers them
+// fc1 … fcL; other code need not: the authors' MLP is fc1, fc2, fc4. FC[i]
+// is the state_dict's name of lot's fc{i+1}.
+type Layout struct {
+	FC []string
+}
+
+// ToLot renames a state_dict tensor to lot's name (fc4.weight → fc3.weight
+// for fc1, fc2, fc4); other names are kept.
+func (l Layout) ToLot(name string) string {
+	mod, rest, _ := strings.Cut(name, ".")
+	for i, fc := range l.FC {
+		if fc == mod {
+			return fmt.Sprintf("fc%d.%s", i+1, rest)
+		}
+	}
+	return name
+}
+
+// Name returns the state_dict's name of lot's module (fc3 → fc4 for fc1,
+// fc2, fc4); other names are kept.
+func (l Layout) Name(lot string) string {
+	if rest, ok := strings.CutPrefix(lot, "fc"); ok {
+		if i, err := strconv.Atoi(rest); err == nil && i >= 1 && i <= len(l.FC) {
+			return l.FC[i-1]
+		}
+	}
+	return lot
+}
+
+// InferLayout reads an MLP's architecture from the shapes of a PyTorch
+// state_dict: linear layers fc<k> (weight [out, in]) in increasing k, not
+// necessarily consecutive (the authors' fc1, fc2, fc4), optionally
+// BatchNorm1d bn1 … bn{L−1} after each hidden linear layer. The activation
+// cannot be read from shapes and is given; it matters because CReLU
+// doubles the width that the next layer reads. Only the fc and bn entries
+// are looked at; LoadStateDict checks the rest, under the names ToLot
+// gives.
+func InferLayout(shapes map[string][]int, act Activation) (Spec, Layout, error) {
 	var spec Spec
+	var lay Layout
 	spec.Activation = act
-	// The fc layers must be numbered 1..L with no gap.
-	L := 0
+	var ks []int
 	for name := range shapes {
 		if rest, ok := strings.CutPrefix(name, "fc"); ok {
 			num, _, _ := strings.Cut(rest, ".")
-			if i, err := strconv.Atoi(num); err == nil && i > L {
-				L = i
+			// Only canonical numbers: fc01 would alias fc1.
+			if k, err := strconv.Atoi(num); err == nil && k >= 0 && strconv.Itoa(k) == num && !slices.Contains(ks, k) {
+				ks = append(ks, k)
 			}
 		}
 	}
-	if L == 0 {
-		return spec, fmt.Errorf("model: no fc1.weight: not a state_dict of lot's MLP layout (fc1, [bn1,] fc2, ...)")
+	if len(ks) == 0 {
+		return spec, lay, fmt.Errorf("model: no fc1.weight (no linear layer fc<k> at all): not a state_dict of lot's MLP layout (fc1, [bn1,] fc2, ...)")
 	}
+	slices.Sort(ks)
 	f := act.widthFactor()
-	prevOut := 0
-	for i := 1; i <= L; i++ {
-		name := fmt.Sprintf("fc%d.weight", i)
+	prevOut, prev := 0, ""
+	for i, k := range ks {
+		fc := fmt.Sprintf("fc%d", k)
+		lay.FC = append(lay.FC, fc)
+		name := fc + ".weight"
 		s, ok := shapes[name]
 		if !ok {
-			return spec, fmt.Errorf("model: %s missing (the state_dict has fc%d)", name, L)
+			return spec, lay, fmt.Errorf("model: %s missing (the state_dict has other %s tensors)", name, fc)
 		}
 		if len(s) != 2 || s[0] < 1 || s[1] < 1 {
-			return spec, fmt.Errorf("model: %s has shape %v, want [out in]", name, s)
+			return spec, lay, fmt.Errorf("model: %s has shape %v, want [out in]", name, s)
 		}
-		if i == 1 {
+		if i == 0 {
 			spec.Input = s[1]
 		} else if s[1] != prevOut*f {
 			hint := "check --activation"
 			switch {
 			case f == 1 && s[1] == 2*prevOut:
-				hint = "its input is twice fc" + strconv.Itoa(i-1) + "'s width: is the activation crelu?"
+				hint = "its input is twice " + prev + "'s width: is the activation crelu?"
 			case f == 2 && 2*s[1] == prevOut*f:
-				hint = "its input equals fc" + strconv.Itoa(i-1) + "'s width: the activation is not crelu"
+				hint = "its input equals " + prev + "'s width: the activation is not crelu"
 			}
-			return spec, fmt.Errorf("model: %s has shape %v, but fc%d has %d outputs, which %s feeds forward as %d inputs; %s",
-				name, s, i-1, prevOut, act, prevOut*f, hint)
+			return spec, lay, fmt.Errorf("model: %s has shape %v, but %s has %d outputs, which %s feeds forward as %d inputs; %s",
+				name, s, prev, prevOut, act, prevOut*f, hint)
 		}
-		if i < L {
+		if i < len(ks)-1 {
 			spec.Hidden = append(spec.Hidden, s[0])
 		} else {
 			spec.Classes = s[0]
 		}
-		prevOut = s[0]
+		prevOut, prev = s[0], fc
 	}
+	L := len(ks)
 	// BatchNorm after every hidden layer or after none.
 	bnFields := []string{"weight", "bias", "running_mean", "running_var"}
 	var have, lack []string
@@ -74,13 +118,13 @@ func InferSpec(shapes map[string][]int, act Activation) (Spec, error) {
 		}
 	}
 	if len(have) > 0 && len(lack) > 0 {
-		return spec, fmt.Errorf("model: BatchNorm must follow every hidden layer or none: %s present but %s missing", have[0], lack[0])
+		return spec, lay, fmt.Errorf("model: BatchNorm must follow every hidden layer or none: %s present but %s missing", have[0], lack[0])
 	}
 	spec.BatchNorm = len(have) > 0
 	if err := spec.Validate(); err != nil {
-		return spec, err
+		return spec, lay, err
 	}
-	return spec, nil
+	return spec, lay, nil
 }
 
 // LoadStateDict copies every entry of a state_dict (trainable tensors and

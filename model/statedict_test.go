@@ -87,7 +87,13 @@ func TestInferSpecErrors(t *testing.T) {
 			"fc2.weight has shape [3 16], but fc1 has 8 outputs, which relu feeds forward as 8 inputs; its input is twice fc1's width: is the activation crelu?"},
 		{"relu read as crelu", func(s map[string][]int) {}, crelu,
 			"fc2.weight has shape [3 8], but fc1 has 8 outputs, which crelu feeds forward as 16 inputs; its input equals fc1's width: the activation is not crelu"},
-		{"gap", func(s map[string][]int) { s["fc4.weight"] = []int{3, 3} }, relu, "fc3.weight missing"},
+		{"bias without weight", func(s map[string][]int) { s["fc3.bias"] = []int{3} }, relu, "fc3.weight missing"},
+		{"renumbered crelu read as relu", func(s map[string][]int) {
+			s["fc7.weight"], s["fc7.bias"] = s["fc2.weight"], s["fc2.bias"]
+			delete(s, "fc2.weight")
+			delete(s, "fc2.bias")
+			s["fc7.weight"] = []int{3, 16}
+		}, relu, "fc7.weight has shape [3 16], but fc1 has 8 outputs, which relu feeds forward as 8 inputs; its input is twice fc1's width"},
 		{"partial bn", func(s map[string][]int) { delete(s, "bn1.running_var") }, relu, "bn1.weight present but bn1.running_var missing"},
 		{"no fc", func(s map[string][]int) {
 			for _, k := range []string{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"} {
@@ -158,5 +164,63 @@ func TestAccessors(t *testing.T) {
 	}
 	if got := ws.BatchNormOutput(0); len(got) != 8 || &got[0] != &ws.PreActivation(0)[0] {
 		t.Fatal("BatchNormOutput is not the nonlinearity's input")
+	}
+}
+
+// TestInferLayoutAuthors: the authors' MLP names its linear layers fc1,
+// fc2, fc4 (784-256-256-10; with CReLU fc2 and fc4 read 512 inputs). The
+// spec comes from the shapes, the layout maps their names to lot's fc1,
+// fc2, fc3 and back, and the state_dict loads under the mapped names.
+func TestInferLayoutAuthors(t *testing.T) {
+	for _, c := range []struct {
+		act  string
+		wide int
+	}{{"relu", 256}, {"crelu", 512}} {
+		act, _ := ParseActivation(c.act)
+		shapes := map[string][]int{
+			"fc1.weight": {256, 784}, "fc1.bias": {256},
+			"fc2.weight": {256, c.wide}, "fc2.bias": {256},
+			"fc4.weight": {10, c.wide}, "fc4.bias": {10},
+		}
+		spec, lay, err := InferLayout(shapes, act)
+		if err != nil {
+			t.Fatalf("%s: %v", c.act, err)
+		}
+		want := Spec{Input: 784, Hidden: []int{256, 256}, Classes: 10, Activation: act}
+		if !reflect.DeepEqual(spec, want) || !reflect.DeepEqual(lay.FC, []string{"fc1", "fc2", "fc4"}) {
+			t.Fatalf("%s: %+v %v", c.act, spec, lay.FC)
+		}
+		for from, to := range map[string]string{"fc4.weight": "fc3.weight", "fc4.bias": "fc3.bias", "fc2.bias": "fc2.bias", "bn1.weight": "bn1.weight"} {
+			if got := lay.ToLot(from); got != to {
+				t.Errorf("ToLot(%s) = %s, want %s", from, got, to)
+			}
+		}
+		for from, to := range map[string]string{"fc3": "fc4", "fc1": "fc1", "fc9": "fc9", "bn2": "bn2"} {
+			if got := lay.Name(from); got != to {
+				t.Errorf("Name(%s) = %s, want %s", from, got, to)
+			}
+		}
+		m, _ := New(spec)
+		var sd []Tensor
+		for name, shape := range shapes {
+			n := shape[0]
+			if len(shape) == 2 {
+				n *= shape[1]
+			}
+			data := make([]float32, n)
+			data[n-1] = float32(len(name)) // tells the tensors apart
+			sd = append(sd, Tensor{Name: lay.ToLot(name), Shape: shape, Data: data})
+		}
+		if err := m.LoadStateDict(sd); err != nil {
+			t.Fatalf("%s: %v", c.act, err)
+		}
+		if w, b, _, _ := m.Linear(2); w[len(w)-1] != float32(len("fc4.weight")) || b[len(b)-1] != float32(len("fc4.bias")) {
+			t.Fatalf("%s: fc4 did not load into lot's fc3", c.act)
+		}
+	}
+	// Non-canonical numbers are not layers (fc01 would alias fc1).
+	relu, _ := ParseActivation("relu")
+	if _, lay, err := InferLayout(map[string][]int{"fc1.weight": {3, 4}, "fc1.bias": {3}, "fc01.weight": {2, 3}}, relu); err != nil || len(lay.FC) != 1 {
+		t.Fatalf("fc01: %v %v", lay.FC, err)
 	}
 }

@@ -2,7 +2,9 @@
 // (Alg. 1): every K steps, each layer whose effective step exceeds a safety
 // fraction of its combined bound α̃* is cooled, and a layer far below it is
 // warmed early in the task. Like a torch.optim scheduler it only adjusts the
-// learning rates of the optimiser's parameter groups.
+// learning rates of the optimiser's parameter groups. The authors' public
+// code runs it on other clocks (when decisions fall, what the warm horizon
+// counts); those are named options (variants.go).
 package schedule
 
 import (
@@ -46,12 +48,25 @@ type Options struct {
 	// default); at the paper's scale its warming ran a CReLU net's rates up
 	// a thousandfold into collapse (README, "The paper's scale").
 	MaxLR float64
+
+	// WarmCounter is the count compared with WarmHorizon·TaskSteps (see
+	// Clock): CounterTask ("task", default; the paper's T_warm and the
+	// authors' single-file script) or CounterRun ("run", the authors' last
+	// committed version, so warming can only happen early in the first
+	// task).
+	WarmCounter string
+	// Every is the decision interval K in updates; 0 means the caller's
+	// log interval (see Due).
+	Every int
+	// Phase places the decisions within each K updates: PhaseEnd ("end",
+	// default) or PhaseStart ("start", the authors'); see Due.
+	Phase string
 }
 
 // DefaultOptions are the paper's constants with the effective step chosen
 // by the scheduler experiment and no ceiling.
 func DefaultOptions() Options {
-	return Options{Gamma: 0.8, Cool: 0.99, Warm: 1.01, Floor: 0.12, WarmHorizon: 0.3, WarmRatio: 0.3, Alpha: "code"}
+	return Options{Gamma: 0.8, Cool: 0.99, Warm: 1.01, Floor: 0.12, WarmHorizon: 0.3, WarmRatio: 0.3, Alpha: "code", WarmCounter: CounterTask, Phase: PhaseEnd}
 }
 
 // Validate names the first bad option by its config key (as under
@@ -75,6 +90,12 @@ func (o Options) Validate() error {
 		return keyerr.Errorf("max_lr", "must be a finite number >= 0, got %v", o.MaxLR)
 	case o.Alpha != "code" && o.Alpha != "paper":
 		return keyerr.Errorf("alpha", "unknown effective step %q (want code or paper)", o.Alpha)
+	case o.WarmCounter != CounterTask && o.WarmCounter != CounterRun:
+		return keyerr.Errorf("warm_counter", "unknown counter %q (want %s or %s)", o.WarmCounter, CounterTask, CounterRun)
+	case o.Phase != PhaseEnd && o.Phase != PhaseStart:
+		return keyerr.Errorf("phase", "unknown phase %q (want %s or %s)", o.Phase, PhaseEnd, PhaseStart)
+	case o.Every < 0:
+		return keyerr.Errorf("every", "must be >= 0 (0: the log interval), got %d", o.Every)
 	}
 	return nil
 }
@@ -104,14 +125,22 @@ func New(opt optim.Optimizer, opts Options, signals diagnostics.Options) *Contro
 	return &Controller{opts: opts, opt: opt, signals: signals}
 }
 
-// Step decides every layer from one row of full diagnostics, taken at step
-// stepInTask of a task of taskSteps steps, applies the new learning rates,
-// and returns the decisions by layer name. A layer without a finite bound
-// (no sharpness yet, say) is held.
+// Step is Decide with the task's counter only: stepInTask updates
+// completed in a task of taskSteps (enough for WarmCounter task).
 func (c *Controller) Step(row *diagnostics.Row, stepInTask, taskSteps int) map[string]Decision {
+	return c.Decide(row, Clock{TaskUpdates: int64(stepInTask), TaskSteps: int64(taskSteps)})
+}
+
+// Decide decides every layer from one row of full diagnostics, taken at
+// clock, applies the new learning rates, and returns the decisions by layer
+// name. Per layer (Alg. 1): cool (×Cool) if α > Floor and α > γ·bound;
+// else warm (×Warm) if the WarmCounter count is below WarmHorizon·TaskSteps
+// and α < r·γ·bound (and the ceiling allows); else hold. A layer without a
+// finite bound (no sharpness yet, say) is held.
+func (c *Controller) Decide(row *diagnostics.Row, clock Clock) map[string]Decision {
 	o := c.opts
 	out := make(map[string]Decision, len(row.Layers))
-	early := float64(stepInTask) < o.WarmHorizon*float64(taskSteps)
+	early := float64(clock.counter(o.WarmCounter)) < o.WarmHorizon*float64(clock.TaskSteps)
 	for g, grp := range c.opt.Groups() {
 		L, ok := row.Layers[grp.Name]
 		d := Hold

@@ -69,6 +69,8 @@ type DiagConfig struct {
 	PowerTol      float64 `yaml:"power_tol"`
 	PowerIters    int     `yaml:"power_iters"`
 	FisherSamples int     `yaml:"fisher_samples"`
+	SharpNorm     string  `yaml:"sharpness_norm"`  // layer | global
+	SharpStart    string  `yaml:"sharpness_start"` // warm | cold
 }
 
 // Options converts the config to the diagnostics package's options and
@@ -83,6 +85,7 @@ func (d DiagConfig) Options() (diagnostics.Options, error) {
 	o.CodeC, o.CodeS, o.Alpha, o.Threshold = d.CodeC, d.CodeS, d.Alpha, d.Threshold
 	o.Solver, o.GlobalSharpness = d.Solver, d.GlobalSharp
 	o.PowerTol, o.PowerMaxIter, o.FisherSamples = d.PowerTol, d.PowerIters, d.FisherSamples
+	o.SharpnessNorm, o.SharpnessStart = d.SharpNorm, d.SharpStart
 	return o, keyerr.Under("diagnostics", o.Validate())
 }
 
@@ -90,7 +93,8 @@ func (d DiagConfig) Options() (diagnostics.Options, error) {
 func diagConfigOf(o diagnostics.Options) DiagConfig {
 	return DiagConfig{Level: o.Level.String(), Window: o.Window, VolStat: o.VolStat, Beta: o.Beta, Kappa: o.Kappa,
 		CodeC: o.CodeC, CodeS: o.CodeS, Alpha: o.Alpha, Threshold: o.Threshold, Solver: o.Solver,
-		GlobalSharp: o.GlobalSharpness, PowerTol: o.PowerTol, PowerIters: o.PowerMaxIter, FisherSamples: o.FisherSamples}
+		GlobalSharp: o.GlobalSharpness, PowerTol: o.PowerTol, PowerIters: o.PowerMaxIter, FisherSamples: o.FisherSamples,
+		SharpNorm: o.SharpnessNorm, SharpStart: o.SharpnessStart}
 }
 
 // SchedConfig holds Alg. 1's constants (see package schedule). Decisions are
@@ -104,17 +108,22 @@ type SchedConfig struct {
 	WarmRatio   float64 `yaml:"warm_ratio"`
 	Alpha       string  `yaml:"alpha"` // effective step compared: code (default) | paper
 	// omitempty keeps config.yaml as versions before the ceiling wrote it.
-	MaxLR float64 `yaml:"max_lr,omitempty"`
+	MaxLR       float64 `yaml:"max_lr,omitempty"`
+	WarmCounter string  `yaml:"warm_counter"` // task | run
+	Every       int     `yaml:"every"`        // decision interval; 0: log_every
+	Phase       string  `yaml:"phase"`        // end | start
 }
 
 // Options converts the config to the schedule package's options.
 func (s SchedConfig) Options() schedule.Options {
-	return schedule.Options{Gamma: s.Gamma, Cool: s.Cool, Warm: s.Warm, Floor: s.Floor, WarmHorizon: s.WarmHorizon, WarmRatio: s.WarmRatio, Alpha: s.Alpha, MaxLR: s.MaxLR}
+	return schedule.Options{Gamma: s.Gamma, Cool: s.Cool, Warm: s.Warm, Floor: s.Floor, WarmHorizon: s.WarmHorizon, WarmRatio: s.WarmRatio, Alpha: s.Alpha, MaxLR: s.MaxLR,
+		WarmCounter: s.WarmCounter, Every: s.Every, Phase: s.Phase}
 }
 
 // schedConfigOf is the config of the schedule package's options.
 func schedConfigOf(o schedule.Options) SchedConfig {
-	return SchedConfig{Gamma: o.Gamma, Cool: o.Cool, Warm: o.Warm, Floor: o.Floor, WarmHorizon: o.WarmHorizon, WarmRatio: o.WarmRatio, Alpha: o.Alpha, MaxLR: o.MaxLR}
+	return SchedConfig{Gamma: o.Gamma, Cool: o.Cool, Warm: o.Warm, Floor: o.Floor, WarmHorizon: o.WarmHorizon, WarmRatio: o.WarmRatio, Alpha: o.Alpha, MaxLR: o.MaxLR,
+		WarmCounter: o.WarmCounter, Every: o.Every, Phase: o.Phase}
 }
 
 // Methods lists the accepted methods.

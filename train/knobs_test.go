@@ -223,7 +223,7 @@ func TestResolveKeepsUserValues(t *testing.T) {
 		t.Errorf("scheduled with light diagnostics the user asked for: %v", err)
 	}
 	for key, v := range map[string]string{
-		"diagnostics.window": "0", "diagnostics.kappa": "0", "diagnostics.power_tol": "0", "diagnostics.power_iters": "0",
+		"diagnostics.window": "0", "diagnostics.kappa": "0", "diagnostics.power_tol": "-1", "diagnostics.power_iters": "0",
 		"diagnostics.fisher_samples": "0", "schedule.gamma": "0", "schedule.cool": "0", "schedule.warm": "0",
 		"samples": "0", "batch": "0", "log_every": "0", "lr": "0", "stream": "",
 	} {

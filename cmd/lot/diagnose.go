@@ -63,7 +63,7 @@ From PyTorch:
 				return fmt.Errorf("--threads: want at least 1, got %d", threads)
 			}
 			linalg.SetThreads(threads)
-			m, origin, err := loadForDiagnosis(ckpt, activation, cmd.Flags().Changed("activation"))
+			m, lay, origin, err := loadForDiagnosis(ckpt, activation, cmd.Flags().Changed("activation"))
 			if err != nil {
 				return err
 			}
@@ -84,6 +84,9 @@ From PyTorch:
 			rep, err := diagnostics.Analyze(m, x, y, bnMode == "train")
 			if err != nil {
 				return err
+			}
+			for i := range rep.Layers { // the checkpoint's own names (fc4, not lot's fc3)
+				rep.Layers[i].Name = lay.Name(rep.Layers[i].Name)
 			}
 			if asJSON {
 				b, err := json.Marshal(rep)
@@ -112,34 +115,35 @@ From PyTorch:
 
 // loadForDiagnosis reads a checkpoint into a model. A lot run checkpoint
 // (metadata lot.spec) carries its spec; a PyTorch state_dict's spec is
-// inferred from the tensor shapes and --activation. origin describes which.
-func loadForDiagnosis(path, activation string, actGiven bool) (*model.MLP, string, error) {
+// inferred from the tensor shapes and --activation, and its linear layers
+// may be numbered with gaps (the authors' fc1, fc2, fc4): lay maps lot's
+// module names back to the checkpoint's. origin describes which.
+func loadForDiagnosis(path, activation string, actGiven bool) (m *model.MLP, lay model.Layout, origin string, err error) {
 	var act model.Activation
 	if actGiven {
-		var err error
 		if act, err = model.ParseActivation(activation); err != nil {
-			return nil, "", fmt.Errorf("--activation: %v", err)
+			return nil, lay, "", fmt.Errorf("--activation: %v", err)
 		}
 	}
 	f, err := checkpoint.Read(path)
 	if err != nil {
-		return nil, "", err
+		return nil, lay, "", err
 	}
 	var spec model.Spec
 	var tensors []model.Tensor
-	origin := "PyTorch state_dict"
+	origin = "PyTorch state_dict"
 	if js, ok := f.Meta["lot.spec"]; ok {
 		origin = "lot run checkpoint"
 		var sm train.SpecMeta
 		if err := json.Unmarshal([]byte(js), &sm); err != nil {
-			return nil, "", fmt.Errorf("%s: unreadable lot.spec metadata: %v", path, err)
+			return nil, lay, "", fmt.Errorf("%s: unreadable lot.spec metadata: %v", path, err)
 		}
 		saved, err := model.ParseActivation(sm.Activation)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: lot.spec metadata: %v", path, err)
+			return nil, lay, "", fmt.Errorf("%s: lot.spec metadata: %v", path, err)
 		}
 		if actGiven && act != saved {
-			return nil, "", fmt.Errorf("--activation %s: %s was trained with %s", act, path, saved)
+			return nil, lay, "", fmt.Errorf("--activation %s: %s was trained with %s", act, path, saved)
 		}
 		spec = model.Spec{Input: sm.Input, Hidden: sm.Hidden, Classes: sm.Classes, Activation: saved, BatchNorm: sm.BatchNorm}
 		for _, t := range f.Tensors {
@@ -149,25 +153,26 @@ func loadForDiagnosis(path, activation string, actGiven bool) (*model.MLP, strin
 		}
 	} else {
 		if !actGiven {
-			return nil, "", fmt.Errorf("--activation: %s is a PyTorch state_dict (no lot.spec metadata), which does not record its activation: give one of %s", path, model.ActivationNames)
+			return nil, lay, "", fmt.Errorf("--activation: %s is a PyTorch state_dict (no lot.spec metadata), which does not record its activation: give one of %s", path, model.ActivationNames)
 		}
 		shapes := make(map[string][]int, len(f.Tensors))
 		for _, t := range f.Tensors {
 			shapes[t.Name] = t.Shape
-			tensors = append(tensors, model.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data})
 		}
-		if spec, err = model.InferSpec(shapes, act); err != nil {
-			return nil, "", fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "model: "))
+		if spec, lay, err = model.InferLayout(shapes, act); err != nil {
+			return nil, lay, "", fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "model: "))
+		}
+		for _, t := range f.Tensors {
+			tensors = append(tensors, model.Tensor{Name: lay.ToLot(t.Name), Shape: t.Shape, Data: t.Data})
 		}
 	}
-	m, err := model.New(spec)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "model: "))
+	if m, err = model.New(spec); err != nil {
+		return nil, lay, "", fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "model: "))
 	}
 	if err := m.LoadStateDict(tensors); err != nil {
-		return nil, "", fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "model: "))
+		return nil, lay, "", fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "model: "))
 	}
-	return m, origin, nil
+	return m, lay, origin, nil
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

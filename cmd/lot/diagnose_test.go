@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,10 +89,12 @@ func reportKeys(t *testing.T, raw string) (top []string, layers [][]string) {
 	return walk(0), layers
 }
 
-// torchExpected is testdata/torch/diagnose/expected.json: PyTorch's values
-// in the report's own shape.
+// torchExpected is testdata/torch/diagnose*/expected.json: PyTorch's values
+// in the report's own shape; inputs and labels are relative to its folder.
 type torchExpected struct {
-	Cases map[string]struct {
+	Inputs string `json:"inputs"`
+	Labels string `json:"labels"`
+	Cases  map[string]struct {
 		Checkpoint string             `json:"checkpoint"`
 		Activation string             `json:"activation"`
 		BatchNorm  bool               `json:"batchnorm"`
@@ -104,7 +107,42 @@ type torchExpected struct {
 // I64 counter, numpy-written inputs and labels) and compares every field
 // with PyTorch's float64 autograd values.
 func TestDiagnoseMatchesPyTorch(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(torchDir, "expected.json"))
+	matchPyTorch(t, torchDir, []string{"crelu", "relu_bn"})
+}
+
+// TestDiagnoseAuthorsLayout: the same on the authors' layout
+// (scripts/torch_authors_fixture.py: two hidden layers named fc1, fc2 and
+// fc4, ReLU and CReLU, the hidden widths and CReLU's doubled inputs read
+// from the shapes); the layers are reported under the checkpoint's names.
+func TestDiagnoseAuthorsLayout(t *testing.T) {
+	dir := "../../testdata/torch/diagnose-authors"
+	matchPyTorch(t, dir, []string{"crelu", "relu"})
+	x, y := filepath.Join(torchDir, "x.npy"), filepath.Join(torchDir, "y.npy")
+	stdout, stderr, ok := runLot("diagnose", "--checkpoint", filepath.Join(dir, "crelu.safetensors"), "--inputs", x, "--labels", y, "--activation", "crelu", "--json")
+	var rep diagnostics.Report
+	if !ok || json.Unmarshal([]byte(stdout), &rep) != nil {
+		t.Fatalf("crelu: %s", stderr)
+	}
+	var names []string
+	for _, l := range rep.Layers {
+		names = append(names, l.Name)
+	}
+	if !reflect.DeepEqual(names, []string{"fc1", "fc2", "fc4"}) {
+		t.Fatalf("layers %v, want the checkpoint's fc1 fc2 fc4", names)
+	}
+	// Read as ReLU, the CReLU checkpoint's doubled widths are named.
+	_, stderr, ok = runLot("diagnose", "--checkpoint", filepath.Join(dir, "crelu.safetensors"), "--inputs", x, "--labels", y, "--activation", "relu")
+	if ok || !strings.Contains(stderr, "fc2.weight has shape [16 32], but fc1 has 16 outputs") || !strings.Contains(stderr, "is the activation crelu?") {
+		t.Fatalf("crelu read as relu: ok=%v %s", ok, stderr)
+	}
+}
+
+// matchPyTorch runs `lot diagnose --json` on every case of dir's
+// expected.json (which must be exactly cases) and compares every field with
+// PyTorch's float64 autograd values.
+func matchPyTorch(t *testing.T, dir string, cases []string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,13 +150,17 @@ func TestDiagnoseMatchesPyTorch(t *testing.T) {
 	if err := json.Unmarshal(raw, &exp); err != nil {
 		t.Fatal(err)
 	}
-	if len(exp.Cases) != 2 {
-		t.Fatalf("%d cases in expected.json", len(exp.Cases))
+	var have []string
+	for name := range exp.Cases {
+		have = append(have, name)
 	}
-	x, y := filepath.Join(torchDir, "x.npy"), filepath.Join(torchDir, "y.npy")
+	if slices.Sort(have); !slices.Equal(have, cases) {
+		t.Fatalf("cases %v in %s/expected.json, want %v", have, dir, cases)
+	}
+	x, y := filepath.Join(dir, exp.Inputs), filepath.Join(dir, exp.Labels)
 	worst := map[string]float64{}
 	for name, c := range exp.Cases {
-		args := []string{"diagnose", "--checkpoint", filepath.Join(torchDir, c.Checkpoint), "--inputs", x, "--labels", y, "--activation", c.Activation, "--json"}
+		args := []string{"diagnose", "--checkpoint", filepath.Join(dir, c.Checkpoint), "--inputs", x, "--labels", y, "--activation", c.Activation, "--json"}
 		stdout, stderr, ok := runLot(args...)
 		if !ok || stderr != "" {
 			t.Fatalf("%s: failed: %s", name, stderr)

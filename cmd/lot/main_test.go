@@ -67,7 +67,7 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 		{smoke("--method", "scheduled", "--gamma", "0"), []string{"--gamma", "positive"}},
 		{smoke("--window", "0"), []string{"--window", "at least 2"}},
 		{smoke("--kappa", "0"), []string{"--kappa", "positive"}},
-		{smoke("--power-tol", "0"), []string{"--power-tol", "positive"}},
+		{smoke("--power-tol", "-1"), []string{"--power-tol", ">= 0"}},
 		{smoke("--power-iters", "0"), []string{"--power-iters", "at least 1"}},
 		{smoke("--fisher-samples", "0"), []string{"--fisher-samples", "at least 2"}},
 		{smoke("--method", "scheduled", "--diagnostics", "light"), []string{"--method", "full diagnostics"}},
