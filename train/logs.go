@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,4 +158,26 @@ func CountValues(dir, path string) (map[string]int, error) {
 		}
 	}
 	return counts, nil
+}
+
+// Float is a float64 that encodes as encoding/json encodes a float64, except
+// that NaN and ±Inf become null (which encoding/json refuses), and decodes
+// null as NaN. The logs' own numbers use it, so that a non-finite value is
+// logged rather than crashing the run, while finite values keep the bytes
+// they always had (diagnostics.Num formats differently).
+type Float float64
+
+func (f Float) MarshalJSON() ([]byte, error) {
+	if !isFinite(float64(f)) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+func (f *Float) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = Float(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(f))
 }

@@ -1,16 +1,20 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/lot-toolkit/lot/checkpoint"
 	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/model"
 	"github.com/lot-toolkit/lot/optim"
+	"github.com/lot-toolkit/lot/rundir"
 )
 
 // Position is where a run stands; a checkpoint resumes from it.
@@ -40,29 +44,6 @@ type Position struct {
 // Done reports whether every task has been trained.
 func (p Position) Done(cfg *Config) bool { return p.Task >= cfg.Tasks }
 
-const (
-	checkpointName  = "checkpoint.safetensors"
-	metaFormat      = "lot.format"
-	metaConfig      = "lot.config"
-	metaSpec        = "lot.spec"
-	metaPosition    = "lot.position"
-	formatVersion   = "1"
-	optimizerPrefix = "optimizer."
-	anchorPrefix    = "anchor."
-	diagPrefix      = "diagnostics.power."
-	metaDiagnostics = "lot.diagnostics"
-)
-
-// SpecMeta is the architecture as stored in checkpoint metadata, so that
-// tools can rebuild the model without the config.
-type SpecMeta struct {
-	Input      int    `json:"input"`
-	Hidden     []int  `json:"hidden"`
-	Classes    int    `json:"classes"`
-	Activation string `json:"activation"`
-	BatchNorm  bool   `json:"batchnorm"`
-}
-
 // saveCheckpoint writes weights (PyTorch names), optimiser state, the
 // regulariser's anchor and the position.
 func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor, pos Position) error {
@@ -78,10 +59,10 @@ func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer,
 		}
 	}
 	for name, buf := range opt.State() {
-		slice(optimizerPrefix+name+".", buf)
+		slice(rundir.OptimizerPrefix+name+".", buf)
 	}
 	if anchor != nil {
-		slice(anchorPrefix, anchor)
+		slice(rundir.AnchorPrefix, anchor)
 	}
 	for _, g := range opt.Groups() {
 		pos.GroupLR = append(pos.GroupLR, g.LR)
@@ -89,33 +70,31 @@ func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer,
 	}
 	posJSON, _ := json.Marshal(pos)
 	spec := m.Spec
-	specJSON, _ := json.Marshal(SpecMeta{spec.Input, spec.Hidden, spec.Classes, spec.Activation.String(), spec.BatchNorm})
+	specJSON, _ := json.Marshal(rundir.SpecMeta{Input: spec.Input, Hidden: spec.Hidden, Classes: spec.Classes,
+		Activation: spec.Activation.String(), BatchNorm: spec.BatchNorm})
 	meta := map[string]string{
-		metaFormat: formatVersion, metaConfig: string(cfg.Marshal()),
-		metaSpec: string(specJSON), metaPosition: string(posJSON),
+		rundir.MetaConfig: string(cfg.Marshal()),
+		rundir.MetaSpec:   string(specJSON), rundir.MetaPosition: string(posJSON),
 	}
 	if mon != nil {
 		js, vecs := mon.State()
-		meta[metaDiagnostics] = js
+		meta[rundir.MetaDiagnostics] = js
 		for name, v := range vecs {
-			ts = append(ts, checkpoint.Tensor{Name: diagPrefix + name, Shape: []int{len(v)}, Data: v})
+			ts = append(ts, checkpoint.Tensor{Name: rundir.DiagPowerPrefix + name, Shape: []int{len(v)}, Data: v})
 		}
 	}
-	return checkpoint.Write(path, ts, meta)
+	return rundir.WriteCheckpoint(path, ts, meta)
 }
 
 // loadCheckpoint restores weights, optimiser state and anchor in place and
 // returns the saved position.
 func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor) (Position, error) {
 	var pos Position
-	f, err := checkpoint.Read(path)
+	f, err := rundir.ReadCheckpoint(path)
 	if err != nil {
 		return pos, err
 	}
-	if f.Meta[metaFormat] != formatVersion {
-		return pos, fmt.Errorf("%s: not a lot run checkpoint (format %q)", path, f.Meta[metaFormat])
-	}
-	if err := json.Unmarshal([]byte(f.Meta[metaPosition]), &pos); err != nil {
+	if err := json.Unmarshal([]byte(f.Meta[rundir.MetaPosition]), &pos); err != nil {
 		return pos, fmt.Errorf("%s: unreadable position: %v", path, err)
 	}
 	restore := func(name string, dst []float32) error {
@@ -145,12 +124,12 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 		return nil
 	}
 	for name, buf := range opt.State() {
-		if err := perTensor(optimizerPrefix+name+".", buf); err != nil {
+		if err := perTensor(rundir.OptimizerPrefix+name+".", buf); err != nil {
 			return pos, err
 		}
 	}
 	if anchor != nil {
-		if err := perTensor(anchorPrefix, anchor); err != nil {
+		if err := perTensor(rundir.AnchorPrefix, anchor); err != nil {
 			return pos, err
 		}
 	}
@@ -163,10 +142,10 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 	}
 	pos.GroupLR, pos.GroupSteps = nil, nil
 	if mon != nil {
-		if js, ok := f.Meta[metaDiagnostics]; ok {
+		if js, ok := f.Meta[rundir.MetaDiagnostics]; ok {
 			vecs := map[string][]float32{}
 			for _, t := range f.Tensors {
-				if name, ok := strings.CutPrefix(t.Name, diagPrefix); ok {
+				if name, ok := strings.CutPrefix(t.Name, rundir.DiagPowerPrefix); ok {
 					vecs[name] = t.Data
 				}
 			}
@@ -178,23 +157,31 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 	return pos, nil
 }
 
-// truncate cuts a log file back to n bytes (what the checkpoint covers).
-func truncate(path string, n int64) error {
-	if err := os.Truncate(path, n); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return nil
-}
-
-// ReadConfigOf reads the resolved config of a run directory.
+// ReadConfigOf reads the resolved config of a run directory. Its errors
+// tell apart, with errors.Is, rundir.ErrNoRun (no config.yaml),
+// rundir.ErrUnreadable (a damaged file) and rundir.ErrOtherVersion (fields
+// this version does not know: a newer lot wrote it, or it was edited).
 func ReadConfigOf(dir string) (Config, error) {
-	p := filepath.Join(dir, "config.yaml")
-	if _, err := os.Stat(p); err != nil {
-		return Config{}, fmt.Errorf("--resume %s: not a run directory (no config.yaml)", dir)
-	}
-	c, err := LoadConfig(p, Config{})
+	raw, err := rundir.ReadConfig(dir)
 	if err != nil {
-		return c, fmt.Errorf("--resume %s: %s", dir, strings.TrimPrefix(err.Error(), "--config "))
+		return Config{}, err
+	}
+	strict := func(c *Config, known bool) error {
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(known)
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
+			return errors.New(strings.Join(strings.Fields(msg), " "))
+		}
+		return nil
+	}
+	var c Config
+	if err := strict(&c, true); err != nil {
+		kind := rundir.ErrUnreadable
+		if strict(new(Config), false) == nil {
+			kind = rundir.ErrOtherVersion // well-formed, only the fields are foreign
+		}
+		return Config{}, &rundir.Error{Path: rundir.Config(dir), Kind: kind, Err: err}
 	}
 	return c, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lot-toolkit/lot/progress"
+	"github.com/lot-toolkit/lot/rundir"
 	"github.com/lot-toolkit/lot/train"
 )
 
@@ -18,7 +19,7 @@ func runCommand() *cobra.Command {
 	cfg := train.Default()
 	var (
 		preset, configPath, resume, out, hidden string
-		keep                                    bool
+		keep, force                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -77,6 +78,13 @@ Values are resolved in this order, later ones winning: the defaults, --preset,
 			if out == "" {
 				return errors.New("--out: a run directory is required")
 			}
+			if force {
+				if moved, err := rundir.MoveAside(out); err != nil {
+					return fmt.Errorf("--force: %v", err)
+				} else if moved != "" {
+					fmt.Fprintf(os.Stderr, "lot: moved the run in %s aside to %s\n", out, moved)
+				}
+			}
 			return finish(out)(train.Run(cmd.Context(), resolved, opts))
 		},
 	}
@@ -85,6 +93,7 @@ Values are resolved in this order, later ones winning: the defaults, --preset,
 	f.StringVar(&configPath, "config", "", "read settings from a YAML file (as written to DIR/config.yaml)")
 	f.StringVar(&resume, "resume", "", "continue the run in this directory from its last checkpoint")
 	f.StringVar(&out, "out", "", "run directory for all outputs")
+	f.BoolVar(&force, "force", false, "if --out holds a run, move it aside to DIR.old-N (nothing is deleted) and start afresh")
 	f.BoolVar(&keep, "keep-checkpoints", false, "also keep a checkpoint of every task under DIR/checkpoints/")
 	f.StringVar(&cfg.Data, "data", "", "directory with MNIST's IDX files (default: the GoMNIST module's copy)")
 	f.StringVar(&cfg.Stream, "stream", cfg.Stream, "task stream: random-label or permuted")
