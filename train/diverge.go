@@ -68,13 +68,12 @@ func checkUpdate(m *model.MLP, grad []float32, step int64, task int) *Divergence
 
 func isFinite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
-// allFinite reports whether every value of x is finite. A float32 is NaN or
-// ±Inf exactly when its exponent bits are all ones; adding one to that
-// exponent field then carries into the bit above it. Two values are tested
-// per uint64 word with integer operations only and the results OR-ed, with
-// no branch per value, so that a scan of the parameters each step costs a
-// fraction of a percent of the step.
-func allFinite(x []float32) bool {
+// allFiniteGo reports whether every value of x is finite, in Go: the
+// fallback of allFinite without cgo. A float32 is NaN or ±Inf exactly when
+// its exponent bits are all ones; adding one to that exponent field then
+// carries into the bit above it. Two values are tested per uint64 word with
+// integer operations only and the results OR-ed, with no branch per value.
+func allFiniteGo(x []float32) bool {
 	const (
 		exp   = 0x7f800000_7f800000
 		one   = 0x00800000_00800000

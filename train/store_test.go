@@ -213,13 +213,13 @@ func TestAllFiniteAgreesWithANaiveLoop(t *testing.T) {
 			for i := range x {
 				x[i] = good[i%len(good)]
 			}
-			if !allFinite(x) {
+			if !allFinite(x) || !allFiniteGo(x) {
 				t.Fatalf("start %d n %d: finite values reported non-finite", start, n)
 			}
 			for i := range x {
 				for _, b := range bad {
 					x[i] = b
-					if allFinite(x) != naive(x) {
+					if allFinite(x) != naive(x) || allFiniteGo(x) != naive(x) {
 						t.Fatalf("start %d n %d: %v at %d missed", start, n, b, i)
 					}
 				}
@@ -248,5 +248,55 @@ func TestFloatIsJSONSafeAndKeepsFloat64Bytes(t *testing.T) {
 	var back MetricsRow
 	if err := json.Unmarshal([]byte(`{"loss":null,"acc":0.5}`), &back); err != nil || !math.IsNaN(float64(back.Loss)) || back.Acc != 0.5 {
 		t.Errorf("decode: %+v %v", back, err)
+	}
+}
+
+// stepBench is the paper's step (784-256-10 ReLU, Adam, batch 256) with or
+// without the per-step divergence checks, to show they cost about nothing:
+// go test ./train -run '^$' -bench StepDivergence
+func stepBench(b *testing.B, checked bool) {
+	relu, _ := model.ParseActivation("relu")
+	m, err := model.New(model.Spec{Input: 784, Hidden: []int{256}, Classes: 10, Activation: relu})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range m.Params {
+		m.Params[i] = float32(i%13-6) * 1e-3
+	}
+	cfg := Default()
+	st := NewStepper(m, NewOptimizer(&cfg, m), nil, 256)
+	x, y := make([]float32, 256*784), make([]int32, 256)
+	for i := range x {
+		x[i] = float32(i%251) / 251
+	}
+	for i := range y {
+		y[i] = int32(i % 10)
+	}
+	for b.Loop() {
+		loss, regLoss, _ := st.Step(x, y)
+		if checked && (checkLoss(m, loss, regLoss, 1, 0) != nil || checkUpdate(m, st.Grad, 1, 0) != nil) {
+			b.Fatal("diverged")
+		}
+	}
+}
+
+func BenchmarkStepDivergenceUnchecked(b *testing.B) { stepBench(b, false) }
+func BenchmarkStepDivergenceChecked(b *testing.B)   { stepBench(b, true) }
+
+func BenchmarkAllFiniteParams203k(b *testing.B) {
+	x := make([]float32, 784*256+256+256*10+10)
+	for b.Loop() {
+		if !allFinite(x) {
+			b.Fatal("not finite")
+		}
+	}
+}
+
+func BenchmarkAllFiniteGoParams203k(b *testing.B) {
+	x := make([]float32, 784*256+256+256*10+10)
+	for b.Loop() {
+		if !allFiniteGo(x) {
+			b.Fatal("not finite")
+		}
 	}
 }
