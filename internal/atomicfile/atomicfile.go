@@ -5,7 +5,9 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +17,18 @@ import (
 // crash can leave one behind, which RemoveTemps deletes.
 const TempPrefix = ".tmp-"
 
-// Write replaces path with data durably.
+// Write replaces path with data durably. Its errors name the operation
+// that failed, not the temporary file's name.
 func Write(path string, data []byte) error {
+	err := write(path, data)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
+func write(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, TempPrefix+filepath.Base(path)+"-*")
 	if err != nil {
