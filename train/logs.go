@@ -3,11 +3,15 @@ package train
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/lot-toolkit/lot/rundir"
 )
 
 // TaskMetrics are the fields of tasks.jsonl; any other metric name is
@@ -180,4 +184,20 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	return json.Unmarshal(b, (*float64)(f))
+}
+
+// ReadSummary reads the summary.json of the run in dir; a run without one
+// (not finished, or not a run) is rundir.ErrNoRun.
+func ReadSummary(dir string) (Summary, error) {
+	var s Summary
+	b, err := os.ReadFile(rundir.Summary(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, &rundir.Error{Path: rundir.Summary(dir), Kind: rundir.ErrNoRun, Err: errors.New("no such file")}
+	} else if err != nil {
+		return s, &rundir.Error{Path: rundir.Summary(dir), Kind: rundir.ErrUnreadable, Err: err}
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, &rundir.Error{Path: rundir.Summary(dir), Kind: rundir.ErrUnreadable, Err: err}
+	}
+	return s, nil
 }

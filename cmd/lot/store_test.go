@@ -296,3 +296,28 @@ func TestFullDiskLeavesAResumableRun(t *testing.T) {
 	}
 	sameRun(t, ref, dir)
 }
+
+// TestReproduceReportsADivergedRun: a run whose summary.json says it
+// diverged (its logs cut short, as a diverged run's are) is named in the
+// report, and the reproduction still draws and writes it.
+func TestReproduceReportsADivergedRun(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "repro")
+	args := []string{"reproduce", "fig5", "--scale", "smoke", "--jobs", "2", "--out", out}
+	if b, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	rd := filepath.Join(out, "runs", "fig5-l2-scheduled-s0")
+	tasks, _ := os.ReadFile(rundir.Tasks(rd))
+	os.WriteFile(rundir.Tasks(rd), tasks[:bytes.IndexByte(tasks, '\n')+1], 0o644)
+	os.WriteFile(rundir.Summary(rd), []byte(`{"status":"diverged","steps":12,"divergence":{"step":13,"task":1,"layer":"fc2","what":"gradient"}}`), 0o644)
+	if b, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	report, _ := os.ReadFile(filepath.Join(out, "report-fig5.md"))
+	if !strings.Contains(string(report), "Diverged: fig5-l2-scheduled-s0 (non-finite gradient in fc2 at step 13, task 2)") {
+		t.Fatalf("report does not name the diverged run:\n%s", report)
+	}
+	if _, err := os.Stat(filepath.Join(out, "fig5-crelu.png")); err != nil {
+		t.Fatal(err)
+	}
+}
