@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lot-toolkit/lot/rundir"
 	"github.com/lot-toolkit/lot/train"
 )
 
@@ -93,7 +94,7 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 			all = append(all, fmt.Errorf("run %s: %s holds a run of another config; remove it to rerun, or use another --out", r.Name, rd))
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(rd, "summary.json")); err == nil {
+		if _, err := os.Stat(rundir.Summary(rd)); err == nil {
 			log("done already: " + r.Name)
 			continue
 		}
@@ -116,7 +117,7 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 
 func runOne(ctx context.Context, exe, out string, r Run, log func(string)) error {
 	args := []string{"run", "--out", out}
-	if _, err := os.Stat(filepath.Join(out, "config.yaml")); err == nil {
+	if _, err := os.Stat(rundir.Config(out)); err == nil {
 		args = []string{"run", "--resume", out}
 		log("resuming: " + r.Name)
 	} else {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/lot-toolkit/lot/rundir"
 )
 
 // ReportName is the report file of a call: report.md for "all", else
@@ -108,7 +110,7 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, scale strin
 func remainingCost(dir string, r Run) float64 {
 	c := r.Config
 	tasks := c.Tasks
-	if b, err := os.ReadFile(filepath.Join(dir, "runs", r.Name, "tasks.jsonl")); err == nil {
+	if b, err := os.ReadFile(rundir.Tasks(filepath.Join(dir, "runs", r.Name))); err == nil {
 		tasks = max(0, tasks-bytes.Count(b, []byte("\n")))
 	}
 	steps := float64(tasks * c.Epochs * ((c.Samples + c.Batch - 1) / c.Batch))

@@ -37,7 +37,7 @@ func ReadSeries(dir, metric string) (Series, error) {
 	for _, m := range TaskMetrics {
 		s.PerTask = s.PerTask || m == metric
 	}
-	tasks, err := readJSONLines(filepath.Join(dir, "tasks.jsonl"))
+	tasks, err := readJSONLines(rundir.Tasks(dir))
 	if err != nil {
 		return s, err
 	}
@@ -48,7 +48,7 @@ func ReadSeries(dir, metric string) (Series, error) {
 	}
 	rows, task := tasks, true
 	if !s.PerTask {
-		if rows, err = readJSONLines(filepath.Join(dir, "metrics.jsonl")); err != nil {
+		if rows, err = readJSONLines(rundir.Metrics(dir)); err != nil {
 			return s, err
 		}
 		task = false
@@ -146,7 +146,7 @@ func SeedGroups(dirs []string) ([][]string, error) {
 // CountValues counts, over metrics.jsonl, how often the string at a dotted
 // path takes each value (a layer's controller decisions, say).
 func CountValues(dir, path string) (map[string]int, error) {
-	rows, err := readJSONLines(filepath.Join(dir, "metrics.jsonl"))
+	rows, err := readJSONLines(rundir.Metrics(dir))
 	if err != nil {
 		return nil, err
 	}
