@@ -1,6 +1,7 @@
 // Package checkpoint owns lot's on-disk tensor files: safetensors files of
-// named float32 tensors plus string metadata. Writes are atomic (a temporary
-// file renamed into place), so a crash never leaves a torn checkpoint.
+// named float32 tensors plus string metadata. Writes are atomic and durable
+// (package atomicfile: a fsynced temporary file renamed into place, then the
+// directory fsynced), so a crash never leaves a torn checkpoint.
 // Reads validate everything and name the file and the fault in one error.
 package checkpoint
 
@@ -11,10 +12,11 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/nlpodyssey/safetensors"
+
+	"github.com/lot-toolkit/lot/internal/atomicfile"
 )
 
 // Tensor is a named float32 tensor, row-major.
@@ -68,20 +70,8 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %s: %v", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("checkpoint: %s: %v", path, err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("checkpoint: %s: %v", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("checkpoint: %s: %v", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("checkpoint: %s: %v", path, err)
+	if err := atomicfile.Write(path, data); err != nil {
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
 	}
 	return nil
 }

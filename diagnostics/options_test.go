@@ -27,7 +27,7 @@ func TestOptionsZeroIsHonouredOrRefused(t *testing.T) {
 	for key, set := range map[string]func(*Options){
 		"window":         func(o *Options) { o.Window = 0 },
 		"kappa":          func(o *Options) { o.Kappa = 0 },
-		"power_tol":      func(o *Options) { o.PowerTol = 0 },
+		"power_tol":      func(o *Options) { o.PowerTol = -1 },
 		"power_iters":    func(o *Options) { o.PowerMaxIter = 0 },
 		"fisher_samples": func(o *Options) { o.FisherSamples = 0 },
 		"vol_stat":       func(o *Options) { o.VolStat = "" },

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lot-toolkit/lot/rundir"
 	"github.com/lot-toolkit/lot/train"
 )
 
@@ -93,7 +94,7 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 			all = append(all, fmt.Errorf("run %s: %s holds a run of another config; remove it to rerun, or use another --out", r.Name, rd))
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(rd, "summary.json")); err == nil {
+		if _, err := os.Stat(rundir.Summary(rd)); err == nil {
 			log("done already: " + r.Name)
 			continue
 		}
@@ -116,7 +117,7 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 
 func runOne(ctx context.Context, exe, out string, r Run, log func(string)) error {
 	args := []string{"run", "--out", out}
-	if _, err := os.Stat(filepath.Join(out, "config.yaml")); err == nil {
+	if _, err := os.Stat(rundir.Config(out)); err == nil {
 		args = []string{"run", "--resume", out}
 		log("resuming: " + r.Name)
 	} else {
@@ -139,8 +140,30 @@ func runOne(ctx context.Context, exe, out string, r Run, log func(string)) error
 	defer logFile.Close()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Run(); err != nil {
+		// A diverged run is a result, reported with its figure, not a
+		// failure of the reproduction.
+		if s, serr := train.ReadSummary(out); serr == nil && s.Status == train.StatusDiverged {
+			log("diverged: " + r.Name)
+			return nil
+		}
 		return fmt.Errorf("%v (see %s.log)", err, out)
 	}
 	log("finished: " + r.Name)
 	return nil
+}
+
+// withoutDiverged splits a figure's runs into those to draw and a note on
+// each that diverged (its summary.json says so).
+func withoutDiverged(dir string, runs []Run) (kept []Run, notes []string) {
+	for _, r := range runs {
+		s, err := train.ReadSummary(filepath.Join(dir, "runs", r.Name))
+		if err == nil && s.Status == train.StatusDiverged && s.Divergence != nil {
+			d := s.Divergence
+			notes = append(notes, fmt.Sprintf("%s (non-finite %s in %s at step %d, task %d)",
+				r.Name, d.What, d.Layer, d.Step, d.Task+1))
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, notes
 }

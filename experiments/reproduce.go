@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/lot-toolkit/lot/data"
+	"github.com/lot-toolkit/lot/rundir"
 )
 
 // ReportName is the report file of a call: report.md for "all", else
@@ -77,10 +78,26 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, scale strin
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Reproduction report (scale %s, %d seed(s))\n\nMade by `lot reproduce`; every run is under runs/, with its config.\n", scale, seeds)
 	for _, f := range figs {
-		section, err := f.Report(dir, f.Runs(scale, seeds))
+		all := f.Runs(scale, seeds)
+		runs, notes := withoutDiverged(dir, all)
+		section, err := drawSafely(f, dir, runs)
+		fate := "left out of this figure"
+		if len(notes) > 0 && err != nil {
+			// Figures expect every group; draw the diverged runs' partial
+			// logs instead, and failing that, say why the figure is missing.
+			fate = "drawn up to its divergence"
+			if section, err = drawSafely(f, dir, all); err != nil {
+				section, err = fmt.Sprintf("Not drawn: %v.\n", err), nil
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %v", f.Name, err)
 		}
+		var diverged strings.Builder
+		for _, n := range notes {
+			fmt.Fprintf(&diverged, "Diverged: %s, %s.\n\n", n, fate)
+		}
+		section = diverged.String() + section
 		fmt.Fprintf(&b, "\n## %s\n\nPaper's claim: %s\n\n%s", f.Name, f.Claim, section)
 	}
 	return os.WriteFile(filepath.Join(dir, report), []byte(b.String()), 0o644)
@@ -94,7 +111,7 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, scale strin
 func remainingCost(dir string, r Run) float64 {
 	c := r.Config
 	tasks := c.Tasks
-	if b, err := os.ReadFile(filepath.Join(dir, "runs", r.Name, "tasks.jsonl")); err == nil {
+	if b, err := os.ReadFile(rundir.Tasks(filepath.Join(dir, "runs", r.Name))); err == nil {
 		tasks = max(0, tasks-bytes.Count(b, []byte("\n")))
 	}
 	images := c.Samples
@@ -109,4 +126,15 @@ func remainingCost(dir string, r Run) float64 {
 		steps *= 2.6
 	}
 	return steps
+}
+
+// drawSafely is f.Report, with a fault in drawing runs it was not written
+// for (a diverged run's partial logs) returned as an error.
+func drawSafely(f Figure, dir string, runs []Run) (section string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			section, err = "", fmt.Errorf("%v", r)
+		}
+	}()
+	return f.Report(dir, runs)
 }

@@ -220,9 +220,19 @@ func ReadSettings(path string) ([]Setting, error) {
 		}
 		return nil, err
 	}
+	return parseSettings(raw, path)
+}
+
+// parseSettings reads YAML as ReadSettings does; path names its source in
+// errors and settings ("" for none).
+func parseSettings(raw []byte, path string) ([]Setting, error) {
+	source := ""
+	if path != "" {
+		source = path + ": "
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("%s: not a valid lot config: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
+		return nil, fmt.Errorf("%snot a valid lot config: %s", source, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	if len(doc.Content) == 0 { // an empty file sets nothing
 		return nil, nil
@@ -231,7 +241,7 @@ func ReadSettings(path string) ([]Setting, error) {
 	var walk func(n *yaml.Node, prefix string) error
 	walk = func(n *yaml.Node, prefix string) error {
 		if n.Kind != yaml.MappingNode {
-			return fmt.Errorf("%s: not a valid lot config: line %d: want a map of keys", path, n.Line)
+			return fmt.Errorf("%snot a valid lot config: line %d: want a map of keys", source, n.Line)
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			kn, vn := n.Content[i], n.Content[i+1]
@@ -243,7 +253,7 @@ func ReadSettings(path string) ([]Setting, error) {
 				}
 				continue
 			case byKey[key] == nil:
-				return fmt.Errorf("%s: not a valid lot config: line %d: %w %q", path, kn.Line, ErrUnknownKey, key)
+				return fmt.Errorf("%snot a valid lot config: line %d: %w %q", source, kn.Line, ErrUnknownKey, key)
 			case vn.Kind == yaml.ScalarNode && vn.Tag == "!!null": // "key:" with no value sets nothing
 			case vn.Kind == yaml.ScalarNode:
 				out = append(out, Setting{Key: key, Value: vn.Value, Source: path})
@@ -254,7 +264,7 @@ func ReadSettings(path string) ([]Setting, error) {
 				}
 				out = append(out, Setting{Key: key, Value: strings.Join(items, ","), Source: path})
 			default:
-				return fmt.Errorf("%s: not a valid lot config: line %d: %s needs a value", path, vn.Line, key)
+				return fmt.Errorf("%snot a valid lot config: line %d: %s needs a value", source, vn.Line, key)
 			}
 		}
 		return nil

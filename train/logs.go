@@ -3,10 +3,15 @@ package train
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/lot-toolkit/lot/rundir"
 )
 
 // TaskMetrics are the fields of tasks.jsonl; any other metric name is
@@ -32,7 +37,7 @@ func ReadSeries(dir, metric string) (Series, error) {
 	for _, m := range TaskMetrics {
 		s.PerTask = s.PerTask || m == metric
 	}
-	tasks, err := readJSONLines(filepath.Join(dir, "tasks.jsonl"))
+	tasks, err := readJSONLines(rundir.Tasks(dir))
 	if err != nil {
 		return s, err
 	}
@@ -43,7 +48,7 @@ func ReadSeries(dir, metric string) (Series, error) {
 	}
 	rows, task := tasks, true
 	if !s.PerTask {
-		if rows, err = readJSONLines(filepath.Join(dir, "metrics.jsonl")); err != nil {
+		if rows, err = readJSONLines(rundir.Metrics(dir)); err != nil {
 			return s, err
 		}
 		task = false
@@ -141,7 +146,7 @@ func SeedGroups(dirs []string) ([][]string, error) {
 // CountValues counts, over metrics.jsonl, how often the string at a dotted
 // path takes each value (a layer's controller decisions, say).
 func CountValues(dir, path string) (map[string]int, error) {
-	rows, err := readJSONLines(filepath.Join(dir, "metrics.jsonl"))
+	rows, err := readJSONLines(rundir.Metrics(dir))
 	if err != nil {
 		return nil, err
 	}
@@ -157,4 +162,42 @@ func CountValues(dir, path string) (map[string]int, error) {
 		}
 	}
 	return counts, nil
+}
+
+// Float is a float64 that encodes as encoding/json encodes a float64, except
+// that NaN and ±Inf become null (which encoding/json refuses), and decodes
+// null as NaN. The logs' own numbers use it, so that a non-finite value is
+// logged rather than crashing the run, while finite values keep the bytes
+// they always had (diagnostics.Num formats differently).
+type Float float64
+
+func (f Float) MarshalJSON() ([]byte, error) {
+	if !isFinite(float64(f)) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+func (f *Float) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = Float(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(f))
+}
+
+// ReadSummary reads the summary.json of the run in dir; a run without one
+// (not finished, or not a run) is rundir.ErrNoRun.
+func ReadSummary(dir string) (Summary, error) {
+	var s Summary
+	b, err := os.ReadFile(rundir.Summary(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, &rundir.Error{Path: rundir.Summary(dir), Kind: rundir.ErrNoRun, Err: errors.New("no such file")}
+	} else if err != nil {
+		return s, &rundir.Error{Path: rundir.Summary(dir), Kind: rundir.ErrUnreadable, Err: err}
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, &rundir.Error{Path: rundir.Summary(dir), Kind: rundir.ErrUnreadable, Err: err}
+	}
+	return s, nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/lot-toolkit/lot/rundir"
 )
 
 // TestResumeWithFullDiagnosticsBothSolvers interrupts full-diagnostics runs
@@ -33,7 +35,7 @@ func TestResumeWithFullDiagnosticsBothSolvers(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameOutputs(t, whole, split)
-			compareTensors(t, filepath.Join(whole, checkpointName), filepath.Join(split, checkpointName))
+			compareTensors(t, rundir.Checkpoint(whole), rundir.Checkpoint(split))
 		})
 	}
 }

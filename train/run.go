@@ -1,14 +1,11 @@
 package train
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/lot-toolkit/lot/optim"
 	"github.com/lot-toolkit/lot/regularize"
 	"github.com/lot-toolkit/lot/rng"
+	"github.com/lot-toolkit/lot/rundir"
 	"github.com/lot-toolkit/lot/schedule"
 )
 
@@ -32,9 +30,9 @@ type MetricsRow struct {
 	Step    int64              `json:"step"`
 	Task    int                `json:"task"`
 	Epoch   int                `json:"epoch"`
-	Loss    float64            `json:"loss"`               // the batch's mean cross-entropy
-	RegLoss float64            `json:"reg_loss,omitempty"` // the in-loss regulariser's value
-	Acc     float64            `json:"acc"`                // the batch's accuracy
+	Loss    Float              `json:"loss"`               // the batch's mean cross-entropy
+	RegLoss Float              `json:"reg_loss,omitempty"` // the in-loss regulariser's value
+	Acc     Float              `json:"acc"`                // the batch's accuracy
 	LR      map[string]float64 `json:"lr"`                 // each layer's learning rate
 	Diag    *diagnostics.Row   `json:"diag,omitempty"`     // --diagnostics light or full
 	// Sched is each layer's controller decision (hold, cool, warm) at this
@@ -44,10 +42,10 @@ type MetricsRow struct {
 
 // TaskRow is one line of tasks.jsonl.
 type TaskRow struct {
-	Task      int     `json:"task"`
-	OnlineAcc float64 `json:"online_acc"` // mean minibatch accuracy over the task
-	FinalAcc  float64 `json:"final_acc"`  // one full pass over the task's data at its end
-	FinalLoss float64 `json:"final_loss"`
+	Task      int   `json:"task"`
+	OnlineAcc Float `json:"online_acc"` // mean minibatch accuracy over the task
+	FinalAcc  Float `json:"final_acc"`  // one full pass over the task's data at its end
+	FinalLoss Float `json:"final_loss"`
 	// RhoHat is the predicted-LoT fraction ρ̂ (App. C.2): the share of the
 	// task's logged steps where some layer's effective step exceeded its
 	// bound. Present with --diagnostics full.
@@ -56,21 +54,30 @@ type TaskRow struct {
 	WallSeconds float64          `json:"wall_seconds"`
 }
 
-// Summary is summary.json.
+// Summary is summary.json, written when a run finishes or diverges.
 type Summary struct {
 	ConfigHash       string  `json:"config_hash"`
+	Status           string  `json:"status"` // finished or diverged
 	Tasks            int     `json:"tasks"`
 	Steps            int64   `json:"steps"`
 	WallSeconds      float64 `json:"wall_seconds"`
 	TrainSeconds     float64 `json:"train_seconds"`
 	TrainStepsPerSec float64 `json:"train_steps_per_sec"`
-	FinalAcc         float64 `json:"final_acc"`        // last task's final_acc
-	FinalOnlineAcc   float64 `json:"final_online_acc"` // last task's online_acc
-	MeanFinalAcc     float64 `json:"mean_final_acc"`
-	MeanOnlineAcc    float64 `json:"mean_online_acc"`
+	FinalAcc         Float   `json:"final_acc"`        // last task's final_acc
+	FinalOnlineAcc   Float   `json:"final_online_acc"` // last task's online_acc
+	MeanFinalAcc     Float   `json:"mean_final_acc"`
+	MeanOnlineAcc    Float   `json:"mean_online_acc"`
 	Backend          string  `json:"blas"`
 	Threads          int     `json:"threads"`
+	// Divergence is where the numbers went non-finite, with status diverged.
+	Divergence *Divergence `json:"divergence,omitempty"`
 }
+
+// Summary statuses.
+const (
+	StatusFinished = "finished"
+	StatusDiverged = "diverged"
+)
 
 // Reporter receives progress; the command line shows it as a bar or as
 // plain lines. A nil Reporter is allowed.
@@ -88,34 +95,46 @@ type Options struct {
 	KeepCheckpoints bool // also keep checkpoints/task-NNN.safetensors at each task end
 }
 
-// Run starts a new run in opts.Out. It refuses a directory that already
-// holds a run: resume that instead.
+// Run starts a new run in opts.Out. A directory that already holds a run
+// is never written over: the same config again continues it (a finished
+// run is left as it is), and anything else (another config, a config.yaml
+// that cannot be read or that another version of lot wrote, run files
+// without a config) is refused with an error wrapping rundir.ErrExists.
 func Run(ctx context.Context, cfg Config, opts Options) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if prev, err := ReadConfigOf(opts.Out); err == nil {
-		// The same run again (rerunning a command, say) continues it, and
-		// a finished one is left as it is; a different run is refused.
-		if prev.Hash() == cfg.Hash() {
-			return Resume(ctx, opts.Out, opts)
-		}
-		return nil, fmt.Errorf("--out %s: already holds a different run; continue it with --resume %s, or choose another directory", opts.Out, opts.Out)
+	prev, err := ReadConfigOf(opts.Out)
+	switch {
+	case err == nil && prev.Hash() == cfg.Hash():
+		return Resume(ctx, opts.Out, opts)
+	case err == nil:
+		return nil, occupied(opts.Out, errors.New("a run of another config"))
+	case !errors.Is(err, rundir.ErrNoRun):
+		return nil, occupied(opts.Out, err)
 	}
-	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("--out %s: %v", opts.Out, err)
-	}
-	if err := os.WriteFile(filepath.Join(opts.Out, "config.yaml"), cfg.Marshal(), 0o644); err != nil {
-		return nil, fmt.Errorf("--out %s: %v", opts.Out, err)
+	if err := rundir.Create(opts.Out, cfg.Marshal()); errors.Is(err, rundir.ErrExists) {
+		return nil, occupied(opts.Out, errors.New("files of a run but no config.yaml"))
+	} else if err != nil {
+		return nil, fmt.Errorf("--out %s: %w", opts.Out, err)
 	}
 	return execute(ctx, cfg, opts, false)
+}
+
+// occupied is the refusal of a run directory that already holds a run.
+func occupied(dir string, why error) error {
+	return fmt.Errorf("--out %s: %w (%w); continue it with --resume %s, choose another --out, or give --force to move it aside to %s.old-N",
+		dir, rundir.ErrExists, why, dir, filepath.Clean(dir))
 }
 
 // Resume continues the run in dir from its last checkpoint.
 func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	cfg, err := ReadConfigOf(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--resume: %w", err)
+	}
+	if err := rundir.Prepare(dir); err != nil {
+		return nil, fmt.Errorf("--resume %s: %w", dir, err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("--resume %s: config.yaml: %v", dir, err)
@@ -138,7 +157,7 @@ type run struct {
 	mon    *diagnostics.Monitor // nil when diagnostics are off
 	pos    Position
 
-	metrics, tasks *countingFile
+	metrics, tasks *rundir.Log
 	started        time.Time
 	wallBase       float64
 }
@@ -172,13 +191,13 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 	if r.mon, err = r.newMonitor(); err != nil {
 		return nil, err
 	}
-	ckpt := filepath.Join(opts.Out, checkpointName)
-	if _, statErr := os.Stat(ckpt); resume && os.IsNotExist(statErr) {
-		resume = false // stopped before its first checkpoint: start afresh
-	}
 	if resume {
-		if r.pos, err = loadCheckpoint(ckpt, r.m, r.opt, r.anchor, r.mon); err != nil {
-			return nil, fmt.Errorf("--resume %s: %v", opts.Out, err)
+		r.pos, err = loadCheckpoint(rundir.Checkpoint(opts.Out), r.m, r.opt, r.anchor, r.mon)
+		switch {
+		case errors.Is(err, rundir.ErrNoRun):
+			r.pos = Position{} // stopped before its first checkpoint: start afresh
+		case err != nil:
+			return nil, fmt.Errorf("--resume %s: %w", opts.Out, err)
 		}
 		r.wallBase = r.pos.WallSeconds
 	}
@@ -188,19 +207,36 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 	if r.mon != nil {
 		r.mon.SetRegScale(regScale(r.reg))
 	}
-	if r.metrics, err = openLog(filepath.Join(opts.Out, "metrics.jsonl"), r.pos.MetricsBytes); err != nil {
+	if r.metrics, err = rundir.OpenLog(rundir.Metrics(opts.Out), r.pos.MetricsBytes); err != nil {
 		return nil, err
 	}
 	defer r.metrics.Close()
-	if r.tasks, err = openLog(filepath.Join(opts.Out, "tasks.jsonl"), r.pos.TasksBytes); err != nil {
+	if r.tasks, err = rundir.OpenLog(rundir.Tasks(opts.Out), r.pos.TasksBytes); err != nil {
 		return nil, err
 	}
 	defer r.tasks.Close()
 
-	if err := r.loop(ctx); err != nil {
+	err = r.loop(ctx)
+	var div *DivergedError
+	if errors.As(err, &div) {
+		// The logs up to the divergence are kept for inspection; the
+		// checkpoint is not touched, so it stays the last good state.
+		if err := r.metrics.Sync(); err != nil {
+			return nil, err
+		}
+		if err := r.tasks.Sync(); err != nil {
+			return nil, err
+		}
+		s, serr := r.writeSummary(&div.Divergence)
+		if serr != nil {
+			return nil, serr
+		}
+		return s, err
+	}
+	if err != nil {
 		return nil, err
 	}
-	return r.writeSummary()
+	return r.writeSummary(nil)
 }
 
 // NewOptimizer builds the configured optimiser with one group per module;
@@ -222,16 +258,18 @@ func NewOptimizer(cfg *Config, m *model.MLP) optim.Optimizer {
 
 func (r *run) wall() float64 { return r.wallBase + time.Since(r.started).Seconds() }
 
+// checkpoint saves the run's state. The logs are fsynced first, so that
+// the lengths the checkpoint records are on disk whenever it is.
 func (r *run) checkpoint() error {
-	if err := r.metrics.Flush(); err != nil {
+	if err := r.metrics.Sync(); err != nil {
 		return err
 	}
-	if err := r.tasks.Flush(); err != nil {
+	if err := r.tasks.Sync(); err != nil {
 		return err
 	}
-	r.pos.MetricsBytes, r.pos.TasksBytes = r.metrics.n, r.tasks.n
+	r.pos.MetricsBytes, r.pos.TasksBytes = r.metrics.Size(), r.tasks.Size()
 	r.pos.WallSeconds = r.wall()
-	return saveCheckpoint(filepath.Join(r.opts.Out, checkpointName), r.cfg, r.m, r.opt, r.anchor, r.mon, r.pos)
+	return saveCheckpoint(rundir.Checkpoint(r.opts.Out), r.cfg, r.m, r.opt, r.anchor, r.mon, r.pos)
 }
 
 // startTask applies the method's task-boundary action.
@@ -299,6 +337,7 @@ func (r *run) loop(ctx context.Context) error {
 				default:
 				}
 				if err := r.step(lp, task, order); err != nil {
+					r.pos.TrainSeconds += time.Since(t0).Seconds()
 					return err
 				}
 			}
@@ -315,8 +354,7 @@ func (r *run) loop(ctx context.Context) error {
 			return err
 		}
 		if r.opts.KeepCheckpoints {
-			if err := copyFile(filepath.Join(r.opts.Out, checkpointName),
-				filepath.Join(r.opts.Out, "checkpoints", fmt.Sprintf("task-%03d.safetensors", r.pos.Task-1))); err != nil {
+			if err := rundir.KeepTaskCheckpoint(r.opts.Out, r.pos.Task-1); err != nil {
 				return err
 			}
 		}
@@ -366,11 +404,17 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 	st.Reg = r.reg // startTask may have re-anchored it
 	logging := (r.pos.Step+1)%int64(cfg.LogEvery) == 0
 	loss, regLoss, correct := st.Gradient(lp.xb[:rows*D], lp.yb[:rows])
+	if d := checkLoss(r.m, loss, regLoss, r.pos.Step+1, r.pos.Task); d != nil {
+		return &DivergedError{Dir: r.opts.Out, Divergence: *d}
+	}
 	if logging && mon != nil {
 		mon.Before(st.Grad) // needs the batch's pass and the pre-update weights
 	}
 	st.Opt.Step(r.m.Params, st.Grad)
 	r.betas.AfterStep(r.pos.Epoch)
+	if d := checkUpdate(r.m, st.Grad, r.pos.Step+1, r.pos.Task); d != nil {
+		return &DivergedError{Dir: r.opts.Out, Divergence: *d}
+	}
 	r.pos.Step++
 	r.pos.Batch++
 	acc := float64(correct) / float64(rows)
@@ -383,14 +427,14 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 		lp.lrs[g.Name] = g.LR
 	}
 	row := MetricsRow{Step: r.pos.Step, Task: r.pos.Task, Epoch: r.pos.Epoch,
-		Loss: loss, RegLoss: regLoss, Acc: acc, LR: lp.lrs}
+		Loss: Float(loss), RegLoss: Float(regLoss), Acc: Float(acc), LR: lp.lrs}
 	if mon != nil {
 		row.Diag = mon.After()
 	}
 	if lp.ctrl != nil {
 		row.Sched = lp.ctrl.Step(row.Diag, r.pos.Epoch*lp.nb+r.pos.Batch, cfg.Epochs*lp.nb)
 	}
-	if err := r.metrics.writeJSON(row); err != nil {
+	if err := r.metrics.WriteJSON(row); err != nil {
 		return err
 	}
 	if r.opts.Reporter != nil {
@@ -401,15 +445,16 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 
 // finishTask evaluates the task's data and writes its tasks.jsonl row.
 func (r *run) finishTask(task *data.Task) error {
-	row := TaskRow{Task: r.pos.Task, OnlineAcc: r.pos.OnlineAccSum / float64(max(r.pos.OnlineBatches, 1)), Steps: r.pos.Step}
-	row.FinalLoss, row.FinalAcc = Evaluate(r.m, task)
+	row := TaskRow{Task: r.pos.Task, OnlineAcc: Float(r.pos.OnlineAccSum / float64(max(r.pos.OnlineBatches, 1))), Steps: r.pos.Step}
+	loss, acc := Evaluate(r.m, task)
+	row.FinalLoss, row.FinalAcc = Float(loss), Float(acc)
 	if r.mon != nil {
 		if rho := r.mon.TaskRho(); !math.IsNaN(rho) {
 			row.RhoHat = (*diagnostics.Num)(&rho)
 		}
 	}
 	row.WallSeconds = r.wall() - r.pos.TaskStartWall
-	if err := r.tasks.writeJSON(row); err != nil {
+	if err := r.tasks.WriteJSON(row); err != nil {
 		return err
 	}
 	if r.opts.Reporter != nil {
@@ -434,86 +479,31 @@ func Evaluate(m *model.MLP, task *data.Task) (loss, acc float64) {
 	return loss / float64(task.N), float64(correct) / float64(task.N)
 }
 
-func (r *run) writeSummary() (*Summary, error) {
-	var rows []TaskRow
-	f, err := os.Open(filepath.Join(r.opts.Out, "tasks.jsonl"))
+// writeSummary writes summary.json from tasks.jsonl: status finished, or
+// diverged with the divergence when div is not nil.
+func (r *run) writeSummary(div *Divergence) (*Summary, error) {
+	rows, err := rundir.ReadLines[TaskRow](rundir.Tasks(r.opts.Out))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	dec := json.NewDecoder(f)
-	for {
-		var row TaskRow
-		if err := dec.Decode(&row); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("%s: %v", f.Name(), err)
-		}
-		rows = append(rows, row)
+	s := &Summary{ConfigHash: r.cfg.Hash(), Status: StatusFinished, Tasks: len(rows), Steps: r.pos.Step, WallSeconds: r.wall(),
+		TrainSeconds: r.pos.TrainSeconds, Backend: linalg.Backend(), Threads: r.cfg.Threads, Divergence: div}
+	if div != nil {
+		s.Status = StatusDiverged
 	}
-	s := &Summary{ConfigHash: r.cfg.Hash(), Tasks: len(rows), Steps: r.pos.Step, WallSeconds: r.wall(),
-		TrainSeconds: r.pos.TrainSeconds, Backend: linalg.Backend(), Threads: r.cfg.Threads}
 	if s.TrainSeconds > 0 {
 		s.TrainStepsPerSec = float64(s.Steps) / s.TrainSeconds
 	}
 	for _, row := range rows {
-		s.MeanFinalAcc += row.FinalAcc / float64(len(rows))
-		s.MeanOnlineAcc += row.OnlineAcc / float64(len(rows))
+		s.MeanFinalAcc += row.FinalAcc / Float(len(rows))
+		s.MeanOnlineAcc += row.OnlineAcc / Float(len(rows))
 	}
 	if n := len(rows); n > 0 {
 		s.FinalAcc, s.FinalOnlineAcc = rows[n-1].FinalAcc, rows[n-1].OnlineAcc
 	}
-	b, _ := json.MarshalIndent(s, "", "  ")
-	return s, os.WriteFile(filepath.Join(r.opts.Out, "summary.json"), append(b, '\n'), 0o644)
-}
-
-// countingFile appends JSON lines and counts the bytes the file holds.
-type countingFile struct {
-	f *os.File
-	w *bufio.Writer
-	n int64
-}
-
-func openLog(path string, keep int64) (*countingFile, error) {
-	if err := truncate(path, keep); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return &countingFile{f: f, w: bufio.NewWriterSize(f, 1<<16), n: st.Size()}, nil
-}
-
-func (c *countingFile) writeJSON(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	c.n += int64(len(b))
-	_, err = c.w.Write(b)
-	return err
-}
-
-func (c *countingFile) Flush() error { return c.w.Flush() }
-
-func (c *countingFile) Close() error {
-	c.w.Flush()
-	return c.f.Close()
-}
-
-func copyFile(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, 0o644)
+	return s, rundir.WriteSummary(r.opts.Out, append(b, '\n'))
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lot-toolkit/lot/checkpoint"
+	"github.com/lot-toolkit/lot/rundir"
 )
 
 // small is a config that trains in about a second on real MNIST.
@@ -148,7 +149,7 @@ func TestResumedRunEqualsUninterrupted(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameOutputs(t, whole, split)
-			compareTensors(t, filepath.Join(whole, checkpointName), filepath.Join(split, checkpointName))
+			compareTensors(t, rundir.Checkpoint(whole), rundir.Checkpoint(split))
 		})
 	}
 }

@@ -4,14 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/lot-toolkit/lot/checkpoint"
 	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/model"
 	"github.com/lot-toolkit/lot/optim"
+	"github.com/lot-toolkit/lot/rundir"
 )
 
 // Position is where a run stands; a checkpoint resumes from it.
@@ -44,29 +43,6 @@ type Position struct {
 // Done reports whether every task has been trained.
 func (p Position) Done(cfg *Config) bool { return p.Task >= cfg.Tasks }
 
-const (
-	checkpointName  = "checkpoint.safetensors"
-	metaFormat      = "lot.format"
-	metaConfig      = "lot.config"
-	metaSpec        = "lot.spec"
-	metaPosition    = "lot.position"
-	formatVersion   = "1"
-	optimizerPrefix = "optimizer."
-	anchorPrefix    = "anchor."
-	diagPrefix      = "diagnostics.power."
-	metaDiagnostics = "lot.diagnostics"
-)
-
-// SpecMeta is the architecture as stored in checkpoint metadata, so that
-// tools can rebuild the model without the config.
-type SpecMeta struct {
-	Input      int    `json:"input"`
-	Hidden     []int  `json:"hidden"`
-	Classes    int    `json:"classes"`
-	Activation string `json:"activation"`
-	BatchNorm  bool   `json:"batchnorm"`
-}
-
 // saveCheckpoint writes weights (PyTorch names), optimiser state, the
 // regulariser's anchor and the position.
 func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor, pos Position) error {
@@ -82,10 +58,10 @@ func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer,
 		}
 	}
 	for name, buf := range opt.State() {
-		slice(optimizerPrefix+name+".", buf)
+		slice(rundir.OptimizerPrefix+name+".", buf)
 	}
 	if anchor != nil {
-		slice(anchorPrefix, anchor)
+		slice(rundir.AnchorPrefix, anchor)
 	}
 	for i, g := range opt.Groups() {
 		pos.GroupLR = append(pos.GroupLR, g.LR)
@@ -97,33 +73,31 @@ func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer,
 	}
 	posJSON, _ := json.Marshal(pos)
 	spec := m.Spec
-	specJSON, _ := json.Marshal(SpecMeta{spec.Input, spec.Hidden, spec.Classes, spec.Activation.String(), spec.BatchNorm})
+	specJSON, _ := json.Marshal(rundir.SpecMeta{Input: spec.Input, Hidden: spec.Hidden, Classes: spec.Classes,
+		Activation: spec.Activation.String(), BatchNorm: spec.BatchNorm})
 	meta := map[string]string{
-		metaFormat: formatVersion, metaConfig: string(cfg.Marshal()),
-		metaSpec: string(specJSON), metaPosition: string(posJSON),
+		rundir.MetaConfig: string(cfg.Marshal()),
+		rundir.MetaSpec:   string(specJSON), rundir.MetaPosition: string(posJSON),
 	}
 	if mon != nil {
 		js, vecs := mon.State()
-		meta[metaDiagnostics] = js
+		meta[rundir.MetaDiagnostics] = js
 		for name, v := range vecs {
-			ts = append(ts, checkpoint.Tensor{Name: diagPrefix + name, Shape: []int{len(v)}, Data: v})
+			ts = append(ts, checkpoint.Tensor{Name: rundir.DiagPowerPrefix + name, Shape: []int{len(v)}, Data: v})
 		}
 	}
-	return checkpoint.Write(path, ts, meta)
+	return rundir.WriteCheckpoint(path, ts, meta)
 }
 
 // loadCheckpoint restores weights, optimiser state and anchor in place and
 // returns the saved position.
 func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor) (Position, error) {
 	var pos Position
-	f, err := checkpoint.Read(path)
+	f, err := rundir.ReadCheckpoint(path)
 	if err != nil {
 		return pos, err
 	}
-	if f.Meta[metaFormat] != formatVersion {
-		return pos, fmt.Errorf("%s: not a lot run checkpoint (format %q)", path, f.Meta[metaFormat])
-	}
-	if err := json.Unmarshal([]byte(f.Meta[metaPosition]), &pos); err != nil {
+	if err := json.Unmarshal([]byte(f.Meta[rundir.MetaPosition]), &pos); err != nil {
 		return pos, fmt.Errorf("%s: unreadable position: %v", path, err)
 	}
 	restore := func(name string, dst []float32) error {
@@ -153,12 +127,12 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 		return nil
 	}
 	for name, buf := range opt.State() {
-		if err := perTensor(optimizerPrefix+name+".", buf); err != nil {
+		if err := perTensor(rundir.OptimizerPrefix+name+".", buf); err != nil {
 			return pos, err
 		}
 	}
 	if anchor != nil {
-		if err := perTensor(anchorPrefix, anchor); err != nil {
+		if err := perTensor(rundir.AnchorPrefix, anchor); err != nil {
 			return pos, err
 		}
 	}
@@ -179,10 +153,10 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 	}
 	pos.GroupLR, pos.GroupSteps, pos.GroupBetas = nil, nil, nil
 	if mon != nil {
-		if js, ok := f.Meta[metaDiagnostics]; ok {
+		if js, ok := f.Meta[rundir.MetaDiagnostics]; ok {
 			vecs := map[string][]float32{}
 			for _, t := range f.Tensors {
-				if name, ok := strings.CutPrefix(t.Name, diagPrefix); ok {
+				if name, ok := strings.CutPrefix(t.Name, rundir.DiagPowerPrefix); ok {
 					vecs[name] = t.Data
 				}
 			}
@@ -194,28 +168,27 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 	return pos, nil
 }
 
-// truncate cuts a log file back to n bytes (what the checkpoint covers).
-func truncate(path string, n int64) error {
-	if err := os.Truncate(path, n); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return nil
-}
-
-// ErrNoRun is wrapped by the error about a directory without config.yaml.
-var ErrNoRun = errors.New("not a run directory (no config.yaml)")
-
 // ReadConfigOf reads the resolved config of a run directory. Keys its
 // config.yaml leaves out (those added after the run was made) get their
-// defaults.
+// defaults. Its errors tell apart, with errors.Is, rundir.ErrNoRun (no
+// config.yaml), rundir.ErrUnreadable (a damaged file or value) and
+// rundir.ErrOtherVersion (keys this version does not know: a newer lot
+// wrote it, or it was edited).
 func ReadConfigOf(dir string) (Config, error) {
-	p := filepath.Join(dir, "config.yaml")
-	if _, err := os.Stat(p); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", dir, ErrNoRun)
-	}
-	settings, err := ReadSettings(p)
+	raw, err := rundir.ReadConfig(dir)
 	if err != nil {
 		return Config{}, err
 	}
-	return resolve("", settings)
+	settings, err := parseSettings(raw, "")
+	if err == nil {
+		var c Config
+		if c, err = resolve("", settings); err == nil {
+			return c, nil
+		}
+	}
+	kind := rundir.ErrUnreadable
+	if errors.Is(err, ErrUnknownKey) {
+		kind = rundir.ErrOtherVersion
+	}
+	return Config{}, &rundir.Error{Path: rundir.Config(dir), Kind: kind, Err: err}
 }

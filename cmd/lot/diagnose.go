@@ -16,11 +16,8 @@ import (
 	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/linalg"
 	"github.com/lot-toolkit/lot/model"
-	"github.com/lot-toolkit/lot/train"
+	"github.com/lot-toolkit/lot/rundir"
 )
-
-// Tensors of a lot run checkpoint that are not the model's state_dict.
-var lotExtraPrefixes = []string{"optimizer.", "anchor.", "diagnostics."}
 
 func diagnoseCommand() *cobra.Command {
 	var (
@@ -132,11 +129,11 @@ func loadForDiagnosis(path, activation string, actGiven bool) (m *model.MLP, lay
 	var spec model.Spec
 	var tensors []model.Tensor
 	origin = "PyTorch state_dict"
-	if js, ok := f.Meta["lot.spec"]; ok {
+	if rundir.IsRunCheckpoint(f) {
 		origin = "lot run checkpoint"
-		var sm train.SpecMeta
-		if err := json.Unmarshal([]byte(js), &sm); err != nil {
-			return nil, lay, "", fmt.Errorf("%s: unreadable lot.spec metadata: %v", path, err)
+		sm, ts, err := rundir.ModelState(path, f)
+		if err != nil {
+			return nil, lay, "", err
 		}
 		saved, err := model.ParseActivation(sm.Activation)
 		if err != nil {
@@ -146,10 +143,8 @@ func loadForDiagnosis(path, activation string, actGiven bool) (m *model.MLP, lay
 			return nil, lay, "", fmt.Errorf("--activation %s: %s was trained with %s", act, path, saved)
 		}
 		spec = model.Spec{Input: sm.Input, Hidden: sm.Hidden, Classes: sm.Classes, Activation: saved, BatchNorm: sm.BatchNorm}
-		for _, t := range f.Tensors {
-			if !hasAnyPrefix(t.Name, lotExtraPrefixes) {
-				tensors = append(tensors, model.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data})
-			}
+		for _, t := range ts {
+			tensors = append(tensors, model.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data})
 		}
 	} else {
 		if !actGiven {
@@ -173,15 +168,6 @@ func loadForDiagnosis(path, activation string, actGiven bool) (m *model.MLP, lay
 		return nil, lay, "", fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "model: "))
 	}
 	return m, lay, origin, nil
-}
-
-func hasAnyPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // printReport writes the report as an aligned table: a header, the whole

@@ -52,12 +52,21 @@ func main() {
 	switch {
 	case errors.As(err, &ie):
 		fmt.Fprintf(os.Stderr, "lot: interrupted; checkpoint saved; continue with: lot run --resume %s\n", ie.dir)
-		os.Exit(130)
+		os.Exit(exitInterrupted)
+	case errors.Is(err, train.ErrDiverged):
+		fmt.Fprintf(os.Stderr, "lot: %v\n", err)
+		os.Exit(exitDiverged)
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "lot: %v\n", err)
 		os.Exit(1)
 	}
 }
+
+// Exit statuses besides 0 (done) and 1 (bad input or a failure).
+const (
+	exitDiverged    = 3   // the loss, a gradient or a parameter went non-finite
+	exitInterrupted = 130 // SIGINT or SIGTERM; checkpointed
+)
 
 // interrupted carries the run directory of a run stopped by a signal.
 type interrupted struct{ dir string }

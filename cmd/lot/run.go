@@ -11,6 +11,7 @@ import (
 
 	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/progress"
+	"github.com/lot-toolkit/lot/rundir"
 	"github.com/lot-toolkit/lot/train"
 )
 
@@ -22,13 +23,14 @@ var commandFlags = []struct{ name, arg, def, help string }{
 	{"preset", "", "", "start from a named setting: `paper`, `quick` or `smoke` (below)"},
 	{"config", "FILE", "", "read settings from YAML as written to `DIR/config.yaml`; keys it leaves out keep their defaults, unknown keys are errors"},
 	{"resume", "DIR", "", "continue the run in DIR from its last checkpoint; takes no other settings"},
+	{"force", "", "off", "if `--out` holds a run, move it aside to `DIR.old-N` (nothing is deleted) and start afresh"},
 	{"keep-checkpoints", "", "off", "also keep `checkpoints/task-NNN.safetensors` for every task"},
 }
 
 func runCommand() *cobra.Command {
 	var (
 		preset, configPath, resume, out string
-		keep                            bool
+		keep, force                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -55,7 +57,7 @@ default.`,
 				}
 				opts.Out = resume
 				s, err := train.Resume(cmd.Context(), resume, opts)
-				if errors.Is(err, train.ErrNoRun) {
+				if errors.Is(err, rundir.ErrNoRun) {
 					err = fmt.Errorf("--resume %w", err)
 				}
 				return finish(resume)(s, err)
@@ -80,6 +82,13 @@ default.`,
 			if out == "" {
 				return errors.New("--out: a run directory is required")
 			}
+			if force {
+				if moved, err := rundir.MoveAside(out); err != nil {
+					return fmt.Errorf("--force: %v", err)
+				} else if moved != "" {
+					fmt.Fprintf(os.Stderr, "lot: moved the run in %s aside to %s\n", out, moved)
+				}
+			}
 			return finish(out)(train.Run(cmd.Context(), cfg, opts))
 		},
 	}
@@ -98,6 +107,8 @@ default.`,
 			f.StringVar(&resume, c.name, "", help)
 		case "keep-checkpoints":
 			f.BoolVar(&keep, c.name, false, help)
+		case "force":
+			f.BoolVar(&force, c.name, false, help)
 		}
 	}
 	def := train.Default()
