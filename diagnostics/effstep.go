@@ -46,7 +46,8 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 	var codeN int
 	for g, grp := range groups {
 		t := float64(max(grp.Steps, 1))
-		bc1, bc2 := 1-math.Pow(adam.Beta1, t), 1-math.Pow(adam.Beta2, t)
+		beta1, beta2 := adam.Betas(g) // a group's own, as torch's bias correction
+		bc1, bc2 := 1-math.Pow(beta1, t), 1-math.Pow(beta2, t)
 		var a, vh, raw float64
 		for _, x := range v[grp.Offset : grp.Offset+grp.Len] {
 			vhat := float64(x) / bc2

@@ -21,6 +21,8 @@ import (
 // Config is everything that determines a run. Written to DIR/config.yaml, it
 // is read back by `lot run --config` and by `--resume`.
 type Config struct {
+	Protocol string `yaml:"protocol"` // paper | authors (see Protocols)
+
 	Stream    string  `yaml:"stream"`    // random-label | permuted
 	Samples   int     `yaml:"samples"`   // training images subsampled once per seed; data.AllSamples: every one
 	Normalize string  `yaml:"normalize"` // subset | full-train
@@ -49,7 +51,13 @@ type Config struct {
 	Seed     uint64 `yaml:"seed"`
 	Threads  int    `yaml:"threads"`
 	LogEvery int    `yaml:"log_every"` // updates between metrics.jsonl rows
-	Data     string `yaml:"data,omitempty"`
+	// LogPhase places the logged steps (and the controller's decisions)
+	// in each interval: schedule.PhaseEnd or schedule.PhaseStart.
+	LogPhase string `yaml:"log_phase"`
+	// SkipLoggedUpdate loses the update of every logged step, as the
+	// authors' code did (its diagnostics cleared the gradients).
+	SkipLoggedUpdate bool   `yaml:"skip_logged_update"`
+	Data             string `yaml:"data,omitempty"`
 }
 
 // DiagConfig selects the diagnostics logged with metrics.jsonl and their
@@ -111,19 +119,20 @@ type SchedConfig struct {
 	MaxLR       float64 `yaml:"max_lr,omitempty"`
 	WarmCounter string  `yaml:"warm_counter"` // task | run
 	Every       int     `yaml:"every"`        // decision interval; 0: log_every
-	Phase       string  `yaml:"phase"`        // end | start
 }
 
 // Options converts the config to the schedule package's options.
 func (s SchedConfig) Options() schedule.Options {
-	return schedule.Options{Gamma: s.Gamma, Cool: s.Cool, Warm: s.Warm, Floor: s.Floor, WarmHorizon: s.WarmHorizon, WarmRatio: s.WarmRatio, Alpha: s.Alpha, MaxLR: s.MaxLR,
-		WarmCounter: s.WarmCounter, Every: s.Every, Phase: s.Phase}
+	o := schedule.DefaultOptions() // Phase follows the config's log_phase (see the loop)
+	o.Gamma, o.Cool, o.Warm, o.Floor, o.WarmHorizon, o.WarmRatio = s.Gamma, s.Cool, s.Warm, s.Floor, s.WarmHorizon, s.WarmRatio
+	o.Alpha, o.MaxLR, o.WarmCounter, o.Every = s.Alpha, s.MaxLR, s.WarmCounter, s.Every
+	return o
 }
 
 // schedConfigOf is the config of the schedule package's options.
 func schedConfigOf(o schedule.Options) SchedConfig {
 	return SchedConfig{Gamma: o.Gamma, Cool: o.Cool, Warm: o.Warm, Floor: o.Floor, WarmHorizon: o.WarmHorizon, WarmRatio: o.WarmRatio, Alpha: o.Alpha, MaxLR: o.MaxLR,
-		WarmCounter: o.WarmCounter, Every: o.Every, Phase: o.Phase}
+		WarmCounter: o.WarmCounter, Every: o.Every}
 }
 
 // Methods lists the accepted methods.
@@ -136,11 +145,12 @@ func Default() Config {
 	diag := diagConfigOf(diagnostics.DefaultOptions())
 	diag.Level = diagnostics.Light.String()
 	return Config{
-		Stream: "random-label", Samples: 21000, Normalize: data.NormalizeSubset, Relabel: 1, Tasks: 10, Epochs: 20, Batch: 256,
+		Protocol: "paper",
+		Stream:   "random-label", Samples: 21000, Normalize: data.NormalizeSubset, Relabel: 1, Tasks: 10, Epochs: 20, Batch: 256,
 		Hidden: []int{256}, Activation: "relu", Init: string(model.InitTorch),
 		Optimizer: "adam", LR: 1e-3, Momentum: 0.9, AdamBetas: optim.BetasFixed,
 		Reg: "none", RegStrength: 1e-3, Method: "vanilla",
-		Seed: 0, Threads: 1, LogEvery: 40,
+		Seed: 0, Threads: 1, LogEvery: 40, LogPhase: schedule.PhaseEnd,
 		Diagnostics: diag, Schedule: schedConfigOf(schedule.DefaultOptions()),
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lot-toolkit/lot/model"
 	"github.com/lot-toolkit/lot/optim"
 	"github.com/lot-toolkit/lot/regularize"
+	"github.com/lot-toolkit/lot/schedule"
 )
 
 // A Knob is one setting of a Config. The table of knobs is the single
@@ -46,6 +47,8 @@ type Knob struct {
 var knobs = []Knob{
 	{Flag: "data", Help: "directory with `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`; not part of the config's identity", DefaultDoc: "GoMNIST's copy",
 		field: func(c *Config) any { return &c.Data }},
+	{Flag: "protocol", Help: "`paper` (App. D's text; every default below) or `authors` (Fig. 5 as the authors' public code ran it: fills every key below that is not set, per the reference notes; see [The authors' protocol](#the-authors-protocol))",
+		field: func(c *Config) any { return &c.Protocol }, check: func(c *Config) error { return oneOf(c.Protocol, Protocols) }},
 	{Flag: "stream", Help: "`random-label` or `permuted`",
 		field: func(c *Config) any { return &c.Stream }, check: func(c *Config) error { return oneOf(c.Stream, data.StreamKinds()) }},
 	{Flag: "samples", Help: "training images drawn once per seed; `all` (written -1) takes all 60,000",
@@ -127,6 +130,11 @@ var knobs = []Knob{
 	{Flag: "log-every", Help: "updates between `metrics.jsonl` rows",
 		field: func(c *Config) any { return &c.LogEvery }, check: func(c *Config) error { return atLeast(c.LogEvery, 1) }},
 
+	{Flag: "log-phase", Help: "which step of each `--log-every` interval is logged (and, for `scheduled`, decided at): `end` (the K-th, 2K-th, … update, counting from 1) or `start` (the run's first update and every K-th after, as the authors' `total_updates % log_interval == 0`; their decisions then use the counts before the step)",
+		field: func(c *Config) any { return &c.LogPhase }, check: func(c *Config) error { return oneOf(c.LogPhase, []string{schedule.PhaseEnd, schedule.PhaseStart}) }},
+	{Flag: "skip-logged-update", Help: "lose the update of every logged step, whatever the diagnostics, as the authors' code did (its diagnostics cleared the gradients before `optimizer.step()`: Adam then neither moves nor counts a step); off in the paper protocol",
+		field: func(c *Config) any { return &c.SkipLoggedUpdate }},
+
 	// Diagnostics: package diagnostics checks these (DiagConfig.Options).
 	{Flag: "diagnostics", Help: "`off`, `light` or `full`: see [Diagnostics](#diagnostics)",
 		field: func(c *Config) any { return &c.Diagnostics.Level }},
@@ -181,8 +189,6 @@ var knobs = []Knob{
 		field: func(c *Config) any { return &c.Schedule.WarmCounter }},
 	{Flag: "sched-every", Help: "updates between decisions; 0 is `--log-every`. Decisions measure full diagnostics at their steps",
 		field: func(c *Config) any { return &c.Schedule.Every }},
-	{Flag: "sched-phase", Help: "where decisions fall in each interval K: `end` (after the K-th, 2K-th, … update, where lot logs) or `start` (at the run's first update and every K-th after; authors' code)",
-		field: func(c *Config) any { return &c.Schedule.Phase }},
 	{Flag: "max-lr", Help: "a ceiling warming never crosses (0: none, as Alg. 1); not in Alg. 1, added after the paper-scale runaway below; measured there on CReLU only (one 40-task run)",
 		field: func(c *Config) any { return &c.Schedule.MaxLR }},
 }
@@ -380,6 +386,15 @@ func resolve(preset string, settings []Setting) (Config, error) {
 			return c, err
 		}
 		set[s.Key] = true
+	}
+	if c.Protocol == "authors" {
+		for key, v := range authorsSetting(&c) {
+			if !set[key] {
+				if err := c.Set(key, v); err != nil {
+					panic("train: the authors' protocol sets " + err.Error()) // a bug in its table
+				}
+			}
+		}
 	}
 	// The controller needs the sharpness: scheduled runs measure full
 	// diagnostics unless told otherwise (which Validate refuses).

@@ -301,7 +301,9 @@ func (r *run) loop(ctx context.Context) error {
 		lrs: make(map[string]float64, len(r.opt.Groups()))}
 	if cfg.Method == "scheduled" {
 		signals, _ := cfg.Diagnostics.Options() // validated with the config
-		lp.ctrl = schedule.New(r.opt, cfg.Schedule.Options(), signals)
+		opts := cfg.Schedule.Options()
+		opts.Phase = cfg.LogPhase // decisions fall where logging does
+		lp.ctrl = schedule.New(r.opt, opts, signals)
 	}
 	rep, mon, nb := r.opts.Reporter, r.mon, lp.nb
 	if rep != nil {
@@ -369,7 +371,17 @@ func (r *run) newMonitor() (*diagnostics.Monitor, error) {
 	if err != nil || opts.Level == diagnostics.Off {
 		return nil, err
 	}
+	opts.Seed = r.cfg.Seed // names the cold starts' stream
 	return diagnostics.New(r.m, r.opt, r.st.WS, 0, opts), nil
+}
+
+// logDue reports whether the step with 0-based run index step is logged:
+// the K-th, 2K-th, … (phase end) or the 0th, K-th, … (phase start).
+func logDue(step int64, every int, phase string) bool {
+	if phase == schedule.PhaseStart {
+		return step%int64(every) == 0
+	}
+	return (step+1)%int64(every) == 0
 }
 
 // regScale is c of the in-loss regulariser's Hessian c·I (0 for none).
@@ -402,37 +414,58 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 		lp.yb[i] = task.Y[j]
 	}
 	st.Reg = r.reg // startTask may have re-anchored it
-	logging := (r.pos.Step+1)%int64(cfg.LogEvery) == 0
+	logging := logDue(r.pos.Step, cfg.LogEvery, cfg.LogPhase)
+	deciding := lp.ctrl != nil && lp.ctrl.Due(r.pos.Step, cfg.LogEvery)
+	measuring := mon != nil && (logging || deciding)
+	// The controller's clock: steps completed in the run and in the task.
+	// Phase start decides before the step's update, as the authors' code,
+	// so the step itself does not count; phase end decides after it.
+	clock := schedule.Clock{RunUpdates: r.pos.Step, TaskUpdates: int64(r.pos.Epoch*lp.nb + r.pos.Batch), TaskSteps: int64(cfg.Epochs * lp.nb)}
+	if cfg.LogPhase != schedule.PhaseStart {
+		clock.RunUpdates++
+		clock.TaskUpdates++
+	}
 	loss, regLoss, correct := st.Gradient(lp.xb[:rows*D], lp.yb[:rows])
 	if d := checkLoss(r.m, loss, regLoss, r.pos.Step+1, r.pos.Task); d != nil {
 		return &DivergedError{Dir: r.opts.Out, Divergence: *d}
 	}
-	if logging && mon != nil {
-		mon.Before(st.Grad) // needs the batch's pass and the pre-update weights
+	if measuring {
+		mon.BeforeAt(r.pos.Step, st.Grad) // needs the batch's pass and the pre-update weights
 	}
-	st.Opt.Step(r.m.Params, st.Grad)
-	r.betas.AfterStep(r.pos.Epoch)
-	if d := checkUpdate(r.m, st.Grad, r.pos.Step+1, r.pos.Task); d != nil {
-		return &DivergedError{Dir: r.opts.Out, Divergence: *d}
+	if !(logging && cfg.SkipLoggedUpdate) {
+		st.Opt.Step(r.m.Params, st.Grad)
+		if d := checkUpdate(r.m, st.Grad, r.pos.Step+1, r.pos.Task); d != nil {
+			return &DivergedError{Dir: r.opts.Out, Divergence: *d}
+		}
 	}
+	epoch := r.pos.Epoch
 	r.pos.Step++
 	r.pos.Batch++
 	acc := float64(correct) / float64(rows)
 	r.pos.OnlineAccSum += acc
 	r.pos.OnlineBatches++
-	if !logging {
+	// The authors set the betas after optimizer.step() and after their
+	// diagnostics, so these see the betas the step used.
+	defer r.betas.AfterStep(epoch)
+	if !measuring && !logging {
 		return nil
 	}
-	for _, g := range r.opt.Groups() {
-		lp.lrs[g.Name] = g.LR
+	var row MetricsRow
+	if logging {
+		for _, g := range r.opt.Groups() {
+			lp.lrs[g.Name] = g.LR // the rates before any decision
+		}
+		row = MetricsRow{Step: r.pos.Step, Task: r.pos.Task, Epoch: r.pos.Epoch,
+			Loss: Float(loss), RegLoss: Float(regLoss), Acc: Float(acc), LR: lp.lrs}
 	}
-	row := MetricsRow{Step: r.pos.Step, Task: r.pos.Task, Epoch: r.pos.Epoch,
-		Loss: Float(loss), RegLoss: Float(regLoss), Acc: Float(acc), LR: lp.lrs}
-	if mon != nil {
+	if measuring {
 		row.Diag = mon.After()
 	}
-	if lp.ctrl != nil {
-		row.Sched = lp.ctrl.Step(row.Diag, r.pos.Epoch*lp.nb+r.pos.Batch, cfg.Epochs*lp.nb)
+	if deciding {
+		row.Sched = lp.ctrl.Decide(row.Diag, clock)
+	}
+	if !logging {
+		return nil
 	}
 	if err := r.metrics.WriteJSON(row); err != nil {
 		return err

@@ -116,13 +116,17 @@ func (s *stopAt) Finish()          {}
 // twice, and checks the resumed outputs and final weights against a run
 // that was never stopped, for every method and an in-loss regulariser.
 func TestResumedRunEqualsUninterrupted(t *testing.T) {
-	for _, tc := range []struct{ method, reg, opt string }{
-		{"vanilla", "l2", "adam"},
-		{"reset-optimizer", "wasserstein", "adam"},
-		{"reset-model", "l2init", "sgd"},
-		{"scheduled", "l2", "adam"},
+	for _, tc := range []struct{ method, reg, opt, protocol string }{
+		{"vanilla", "l2", "adam", "paper"},
+		{"reset-optimizer", "wasserstein", "adam", "paper"},
+		{"reset-model", "l2init", "sgd", "paper"},
+		{"scheduled", "l2", "adam", "paper"},
+		// The authors' protocol: the beta ramp, lost logged updates, cold
+		// power iterations and the run-wide warm counter.
+		{"scheduled", "wasserstein", "adam", "authors"},
+		{"reset-model", "l2", "adam", "authors"},
 	} {
-		t.Run(tc.method, func(t *testing.T) {
+		t.Run(tc.method+"-"+tc.protocol, func(t *testing.T) {
 			cfg := small()
 			cfg.Method, cfg.Reg, cfg.Optimizer, cfg.RegStrength = tc.method, tc.reg, tc.opt, 1e-2
 			cfg.BatchNorm = tc.method == "reset-optimizer"
@@ -130,6 +134,19 @@ func TestResumedRunEqualsUninterrupted(t *testing.T) {
 				// Full diagnostics carry state (volatility windows, warm
 				// starts, ρ̂ counts) that a checkpoint must keep too.
 				cfg.Diagnostics.Level = "full"
+			}
+			if tc.protocol == "authors" {
+				var settings []Setting
+				for _, k := range []string{"samples", "tasks", "epochs", "batch", "log_every", "method", "reg", "reg_strength", "diagnostics.level"} {
+					kn, _ := KnobOf(k)
+					settings = append(settings, Setting{Key: k, Value: kn.Get(&cfg)})
+				}
+				settings = append(settings, Setting{Key: "protocol", Value: "authors"}, Setting{Key: "hidden", Value: "16,16"},
+					Setting{Key: "diagnostics.power_iters", Value: "12"})
+				var err error
+				if cfg, err = Resolve("", settings); err != nil {
+					t.Fatal(err)
+				}
 			}
 			dir := t.TempDir()
 			whole, split := filepath.Join(dir, "whole"), filepath.Join(dir, "split")
