@@ -24,7 +24,7 @@ exit 3
 	if err := os.WriteFile(exe, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := fig5Subset("smoke", 1, "scheduled")[0]
+	r := fig5Subset(Setup{Scale: "smoke", Seeds: 1, Protocol: "paper"}, "scheduled")[0]
 	var logged []string
 	if err := Execute(context.Background(), exe, dir, []Run{r}, 1, func(s string) { logged = append(logged, s) }); err != nil {
 		t.Fatalf("Execute: %v", err)
@@ -38,7 +38,7 @@ exit 3
 	}
 	// Without a diverged summary a failing run is an error.
 	os.WriteFile(exe, []byte("#!/bin/sh\nexit 1\n"), 0o755)
-	other := fig5Subset("smoke", 1, "vanilla")[0]
+	other := fig5Subset(Setup{Scale: "smoke", Seeds: 1, Protocol: "paper"}, "vanilla")[0]
 	if err := Execute(context.Background(), exe, dir, []Run{other}, 1, func(string) {}); err == nil {
 		t.Fatal("a failed run was not reported")
 	}

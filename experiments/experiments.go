@@ -33,26 +33,75 @@ type Run struct {
 type Figure struct {
 	Name  string
 	Claim string // the paper's claim, one sentence
-	Runs  func(scale string, seeds int) []Run
+	Runs  func(Setup) []Run
 	// Report draws the figure under dir and returns its report section.
 	Report func(dir string, runs []Run) (string, error)
 	// Extra marks an experiment of lot's own, not a figure of the paper:
 	// it runs only when named, not with "all".
 	Extra bool
+	// Authors marks a figure drawn under the authors' protocol too (those
+	// drawn from Fig. 5's runs).
+	Authors bool
 }
 
 // Scales lists the accepted --scale values (smoke: seconds, for tests).
 var Scales = []string{"smoke", "quick", "paper"}
 
-// Base returns the config of a scale, as the preset of the same name.
-func Base(scale string) (train.Config, error) {
-	apply, ok := train.Presets[scale]
-	if !ok || !slices.Contains(Scales, scale) {
-		return train.Config{}, fmt.Errorf("--scale: unknown scale %q (want one of: %s)", scale, strings.Join(Scales, ", "))
+// Setup is what a reproduction runs: a scale, the seeds of each setting and
+// the protocol, "paper" (App. D's text) or "authors" (Fig. 5 as the
+// authors' public code ran it; see train.Protocols).
+type Setup struct {
+	Scale    string
+	Seeds    int
+	Protocol string
+}
+
+// authorsScales are the authors' protocol's scales: the keys each sets over
+// the protocol's own values (paper: 40 tasks × 250 epochs). quick keeps
+// their data, network and quirks with shorter tasks; README ("The authors'
+// protocol") says how it was chosen. smoke is for tests.
+var authorsScales = map[string][]train.Setting{
+	"paper": nil,
+	"quick": {{Key: "tasks", Value: "10"}, {Key: "epochs", Value: "25"}},
+	"smoke": {{Key: "samples", Value: "300"}, {Key: "tasks", Value: "3"}, {Key: "epochs", Value: "2"}, {Key: "batch", Value: "64"},
+		{Key: "hidden", Value: "16,16"}, {Key: "log_every", Value: "5"}, {Key: "diagnostics.power_iters", Value: "12"}},
+}
+
+// Base returns the config of a scale under the paper's protocol, as the
+// preset of the same name. The authors' protocol sets values per Fig. 5
+// setting: see Setup.Authors.
+func Base(su Setup) (train.Config, error) {
+	apply, ok := train.Presets[su.Scale]
+	if !ok || !slices.Contains(Scales, su.Scale) {
+		return train.Config{}, fmt.Errorf("unknown scale %q (want one of: %s)", su.Scale, strings.Join(Scales, ", "))
 	}
 	c := train.Default()
 	apply(&c)
 	return c, nil
+}
+
+// Authors resolves a run's config under the authors' protocol at the
+// setup's scale, with the run's own keys and values (kv: key, value, …).
+func (su Setup) Authors(kv ...string) (train.Config, error) {
+	settings := append([]train.Setting{{Key: "protocol", Value: "authors"}}, authorsScales[su.Scale]...)
+	for i := 0; i+1 < len(kv); i += 2 {
+		settings = append(settings, train.Setting{Key: kv[i], Value: kv[i+1]})
+	}
+	return train.Resolve("", settings)
+}
+
+// validate names the first fault of a setup.
+func (su Setup) validate() error {
+	if _, err := Base(su); err != nil {
+		return err
+	}
+	if su.Seeds < 1 {
+		return fmt.Errorf("seeds: must be at least 1, got %d", su.Seeds)
+	}
+	if !slices.Contains(train.Protocols, su.Protocol) {
+		return fmt.Errorf("protocol: unknown protocol %q (want one of: %s)", su.Protocol, strings.Join(train.Protocols, ", "))
+	}
+	return nil
 }
 
 // Figures are the reproducible figures, by name.

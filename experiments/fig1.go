@@ -58,14 +58,15 @@ func init() {
 	}
 }
 
-func fig1Runs(scale string, seeds int) []Run {
+func fig1Runs(su Setup) []Run {
+	seeds := su.Seeds
 	var runs []Run
-	for _, r := range signalRuns(scale, seeds) {
+	for _, r := range signalRuns(su) {
 		if r.Group != "crelu" {
 			runs = append(runs, r)
 		}
 	}
-	base, _ := Base(scale)
+	base, _ := Base(su)
 	for _, st := range fig1Settings {
 		for s := 0; s < seeds; s++ {
 			c := base

@@ -22,13 +22,14 @@ func init() {
 	}
 }
 
-func fig2Runs(scale string, seeds int) []Run {
+func fig2Runs(su Setup) []Run {
+	scale, seeds := su.Scale, su.Seeds
 	var runs []Run
-	base, _ := Base(scale)
+	base, _ := Base(su)
 	for _, lr := range fig2LRs[scale] {
 		group := fmt.Sprintf("lr %g", lr)
 		if lr == base.LR { // Fig. 5's vanilla L2 run is this one
-			for _, r := range signalRuns(scale, seeds) {
+			for _, r := range signalRuns(su) {
 				if r.Group == "l2" {
 					r.Group = group
 					runs = append(runs, r)

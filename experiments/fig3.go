@@ -11,7 +11,7 @@ import (
 
 // signalRuns are Fig. 5's vanilla runs, logged with full diagnostics: Figs.
 // 3, 10–12 and 4 read their bounds. Group is the setting's name.
-func signalRuns(scale string, seeds int) []Run { return fig5Subset(scale, seeds, "vanilla") }
+func signalRuns(su Setup) []Run { return fig5Subset(su, "vanilla") }
 
 func init() {
 	for _, f := range []struct{ name, setting, paper string }{
@@ -19,12 +19,13 @@ func init() {
 	} {
 		setting := f.setting
 		Figures[f.name] = Figure{
-			Name: f.name,
+			Name:    f.name,
+			Authors: true,
 			Claim: f.paper + ": the first layer's effective step drifts upward across tasks and increasingly crosses the " +
 				"noise bound α_g* and the combined bound α̃* (" + setting + ").",
-			Runs: func(scale string, seeds int) []Run {
+			Runs: func(su Setup) []Run {
 				var out []Run
-				for _, r := range signalRuns(scale, seeds) {
+				for _, r := range signalRuns(su) {
 					if r.Group == setting {
 						out = append(out, r)
 					}

@@ -12,7 +12,8 @@ import (
 
 func init() {
 	Figures["fig4"] = Figure{
-		Name: "fig4",
+		Authors: true,
+		Name:    "fig4",
 		Claim: "Threshold crossings predict per-task accuracy: the share of steps at which some layer's effective step exceeds " +
 			"the combined bound α̃* (ρ̂) tracks task accuracy most consistently, better than α_g* or α_vol* alone.",
 		Runs:   signalRuns,

@@ -14,11 +14,12 @@ import (
 // it needs no runs of its own beyond those.
 func init() {
 	Figures["fig6"] = Figure{
-		Name: "fig6",
+		Authors: true,
+		Name:    "fig6",
 		Claim: "The learned per-layer learning rates decay like canonical schedules: L2 cools sharply and settles far below 1e-3; " +
 			"Wasserstein warms briefly, then cools within tasks; CReLU warms moderately, then plateaus.",
-		Runs: func(scale string, seeds int) []Run {
-			runs := fig5Subset(scale, seeds, "scheduled")
+		Runs: func(su Setup) []Run {
+			runs := fig5Subset(su, "scheduled")
 			for i := range runs {
 				runs[i].Group += "/scheduled"
 			}

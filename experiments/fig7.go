@@ -17,11 +17,12 @@ func init() {
 	Figures["fig7"] = Figure{Name: "fig7", Claim: claim + " Fig. 7: task accuracy; Fig. 8: the learned learning rates.", Runs: fig7Runs, Report: fig7Report}
 }
 
-func fig7Runs(scale string, seeds int) []Run {
-	base, _ := Base(scale)
+func fig7Runs(su Setup) []Run {
+	scale := su.Scale
+	base, _ := Base(su)
 	var runs []Run
 	for _, e := range taskLengths[scale] {
-		for _, r := range fig5Subset(scale, seeds, "scheduled") {
+		for _, r := range fig5Subset(su, "scheduled") {
 			setting := r.Group
 			r.Group = fmt.Sprintf("%s/%d epochs", setting, e)
 			if e != base.Epochs { // else Fig. 5's scheduled run is this one

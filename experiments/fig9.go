@@ -11,11 +11,12 @@ import (
 
 func init() {
 	Figures["fig9"] = Figure{
-		Name: "fig9",
+		Authors: true,
+		Name:    "fig9",
 		Claim: "Hessian rank of vanilla and scheduled runs (App. A.2): rank decay goes with loss of trainability only when the noise and volatility " +
 			"signals agree, so rank alone need not separate the run that stays trainable.",
-		Runs: func(scale string, seeds int) []Run {
-			runs := fig5Subset(scale, seeds, "vanilla", "scheduled")
+		Runs: func(su Setup) []Run {
+			runs := fig5Subset(su, "vanilla", "scheduled")
 			for i := range runs {
 				runs[i].Group += "/" + runs[i].Config.Method
 			}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +15,10 @@ import (
 	"github.com/lot-toolkit/lot/data"
 	"github.com/lot-toolkit/lot/rundir"
 )
+
+// ErrPending is returned when runs the figures need have not finished
+// (--only ran others): run the command again once they have.
+var ErrPending = errors.New("runs not finished yet, figures not drawn")
 
 // ReportName is the report file of a call: report.md for "all", else
 // report-NAME[-NAME...].md, so that naming one figure does not overwrite the
@@ -27,18 +33,26 @@ func ReportName(names []string) string {
 // Reproduce runs and reports the named figures ("all" for every figure of
 // the paper) at a scale, writing runs/, the figures and ReportName(names)
 // under dir.
-func Reproduce(ctx context.Context, exe, dir string, names []string, scale string, seeds, jobs int, log func(string)) error {
-	if _, err := Base(scale); err != nil {
+//
+// Under the authors' protocol only the figures drawn from Fig. 5's runs
+// exist (Figure.Authors). only, if not empty, is a glob over run names
+// (path.Match): just those run now, and the figures are drawn once every
+// run they need has finished (ErrPending until then).
+func Reproduce(ctx context.Context, exe, dir string, names []string, su Setup, jobs int, only string, log func(string)) error {
+	if err := su.validate(); err != nil {
 		return err
 	}
-	report := ReportName(names)
-	if seeds < 1 || jobs < 1 {
-		return fmt.Errorf("--seeds and --jobs must be at least 1")
+	if jobs < 1 {
+		return fmt.Errorf("jobs: must be at least 1, got %d", jobs)
 	}
+	if _, err := path.Match(only, ""); err != nil {
+		return fmt.Errorf("only: %q is not a glob: %w", only, err)
+	}
+	report := ReportName(names)
 	if len(names) == 1 && names[0] == "all" {
 		names = nil
 		for _, n := range Names() {
-			if !Figures[n].Extra {
+			if !Figures[n].Extra && (su.Protocol != "authors" || Figures[n].Authors) {
 				names = append(names, n)
 			}
 		}
@@ -49,16 +63,19 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, scale strin
 		if !ok {
 			return fmt.Errorf("unknown figure %q (want one of: all, %s)", n, strings.Join(Names(), ", "))
 		}
+		if su.Protocol == "authors" && !f.Authors {
+			return fmt.Errorf("%s is drawn under the paper's protocol only", n)
+		}
 		figs = append(figs, f)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %v", dir, err)
+		return err
 	}
 	// Figures may share runs (Fig. 6 reads Fig. 5's): each runs once.
 	var all []Run
 	seen := map[string]bool{}
 	for _, f := range figs {
-		for _, r := range f.Runs(scale, seeds) {
+		for _, r := range f.Runs(su) {
 			if !seen[r.Name] {
 				seen[r.Name] = true
 				all = append(all, r)
@@ -72,13 +89,29 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, scale strin
 		left[r.Name] = remainingCost(dir, r)
 	}
 	slices.SortStableFunc(all, func(a, b Run) int { return cmp.Compare(left[b.Name], left[a.Name]) })
-	if err := Execute(ctx, exe, dir, all, jobs, log); err != nil {
+	todo := all
+	if only != "" {
+		todo = slices.DeleteFunc(slices.Clone(all), func(r Run) bool { ok, _ := path.Match(only, r.Name); return !ok })
+		if len(todo) == 0 {
+			return fmt.Errorf("only: %q matches none of the %d runs", only, len(all))
+		}
+	}
+	if err := Execute(ctx, exe, dir, todo, jobs, log); err != nil {
 		return err
 	}
+	var pending []string
+	for _, r := range all {
+		if _, err := os.Stat(filepath.Join(dir, "runs", r.Name, rundir.SummaryFile)); err != nil {
+			pending = append(pending, r.Name)
+		}
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("%w: %d of %d runs (%s)", ErrPending, len(pending), len(all), strings.Join(pending, ", "))
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Reproduction report (scale %s, %d seed(s))\n\nMade by `lot reproduce`; every run is under runs/, with its config.\n", scale, seeds)
+	fmt.Fprintf(&b, "# Reproduction report (scale %s, %d seed(s), %s protocol)\n\nMade by `lot reproduce`; every run is under runs/, with its config.\n", su.Scale, su.Seeds, su.Protocol)
 	for _, f := range figs {
-		all := f.Runs(scale, seeds)
+		all := f.Runs(su)
 		runs, notes := withoutDiverged(dir, all)
 		section, err := drawSafely(f, dir, runs)
 		fate := "left out of this figure"

@@ -35,10 +35,10 @@ func init() {
 	}
 }
 
-func schedRuns(scale string, seeds int) []Run {
+func schedRuns(su Setup) []Run {
 	var runs []Run
 	for i, v := range schedVariants {
-		for _, r := range fig5Subset(scale, seeds, "scheduled") {
+		for _, r := range fig5Subset(su, "scheduled") {
 			setting := r.Group
 			r.Group = setting + "/" + v.name
 			if i > 0 { // the first is Fig. 5's run

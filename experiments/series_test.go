@@ -84,10 +84,14 @@ func TestNamesAndReports(t *testing.T) {
 // TestSharedRunsAreIdentical: a run name used by several figures must mean
 // one config, or the skip-if-done logic would reuse the wrong run.
 func TestSharedRunsAreIdentical(t *testing.T) {
-	for _, scale := range Scales {
+	for _, su := range allSetups(2) {
+		scale := su.Scale + "/" + su.Protocol
 		byName := map[string]string{}
 		for _, n := range Names() {
-			for _, r := range Figures[n].Runs(scale, 2) {
+			if su.Protocol == "authors" && !Figures[n].Authors {
+				continue
+			}
+			for _, r := range Figures[n].Runs(su) {
 				cfg := string(r.Config.Marshal())
 				if prev, ok := byName[r.Name]; ok && prev != cfg {
 					t.Errorf("%s %s: run %s has two configs", scale, n, r.Name)
@@ -105,7 +109,7 @@ func TestSharedRunsAreIdentical(t *testing.T) {
 // under the run's name is reported, not reused or overwritten.
 func TestExecuteRefusesAnotherConfig(t *testing.T) {
 	dir := t.TempDir()
-	r := fig5Subset("smoke", 1, "scheduled")[0]
+	r := fig5Subset(Setup{Scale: "smoke", Seeds: 1, Protocol: "paper"}, "scheduled")[0]
 	other := r.Config
 	other.Schedule.Alpha = "paper"
 	rd := filepath.Join(dir, "runs", r.Name)
@@ -125,7 +129,7 @@ func TestExecuteRefusesAnotherConfig(t *testing.T) {
 // length, full diagnostics outrank light ones, and logged tasks are paid.
 func TestRemainingCostOrder(t *testing.T) {
 	dir := t.TempDir()
-	base, err := Base("smoke")
+	base, err := Base(Setup{Scale: "smoke", Seeds: 1, Protocol: "paper"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,4 +215,15 @@ func TestTally(t *testing.T) {
 	if held != 2 || said != "a: holds; b: does not; c: holds" {
 		t.Fatalf("tally = %d, %q; want 2, %q", held, said, "a: holds; b: does not; c: holds")
 	}
+}
+
+// allSetups is every scale under both protocols.
+func allSetups(seeds int) []Setup {
+	var out []Setup
+	for _, p := range []string{"paper", "authors"} {
+		for _, sc := range Scales {
+			out = append(out, Setup{Scale: sc, Seeds: seeds, Protocol: p})
+		}
+	}
+	return out
 }

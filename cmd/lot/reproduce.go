@@ -15,8 +15,8 @@ import (
 
 func reproduceCommand() *cobra.Command {
 	var (
-		scale, out  string
-		seeds, jobs int
+		scale, out, protocol, only string
+		seeds, jobs                int
 	)
 	cmd := &cobra.Command{
 		Use:   "reproduce FIGURE...|all",
@@ -36,8 +36,13 @@ Figures: %s.`, strings.Join(experiments.Names(), ", ")),
 			if err != nil {
 				return err
 			}
-			err = experiments.Reproduce(cmd.Context(), exe, out, figs, scale, seeds, jobs,
+			su := experiments.Setup{Scale: scale, Seeds: seeds, Protocol: protocol}
+			err = experiments.Reproduce(cmd.Context(), exe, out, figs, su, jobs, only,
 				func(s string) { fmt.Fprintln(os.Stderr, "lot reproduce: "+s) })
+			if errors.Is(err, experiments.ErrPending) {
+				fmt.Fprintf(os.Stderr, "lot reproduce: %v\n", err)
+				return nil // --only ran its share; the figures wait for the rest
+			}
 			if errors.Is(err, train.ErrInterrupted) {
 				return fmt.Errorf("interrupted; run the same command again to continue")
 			}
@@ -47,7 +52,9 @@ Figures: %s.`, strings.Join(experiments.Names(), ", ")),
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&scale, "scale", "quick", "quick or paper")
+	cmd.Flags().StringVar(&scale, "scale", "quick", "quick or paper (smoke: seconds, for tests)")
+	cmd.Flags().StringVar(&protocol, "protocol", "paper", "paper (App. D's text) or authors (Fig. 5 as the authors' code ran it; figures 3-6, 9, 11, 12)")
+	cmd.Flags().StringVar(&only, "only", "", "run only the runs whose names match this glob (e.g. 'authors-fig5-*-vanilla-*'); figures are drawn once all have finished")
 	cmd.Flags().IntVar(&seeds, "seeds", 1, "seeds per setting")
 	cmd.Flags().IntVar(&jobs, "jobs", 2, "runs at once (each uses one BLAS thread)")
 	cmd.Flags().StringVar(&out, "out", "", "directory for runs, figures and the report")
