@@ -35,7 +35,7 @@ type Figure struct {
 	Claim string // the paper's claim, one sentence
 	Runs  func(Setup) []Run
 	// Report draws the figure under dir and returns its report section.
-	Report func(dir string, runs []Run) (string, error)
+	Report func(dir string, su Setup, runs []Run) (string, error)
 	// Extra marks an experiment of lot's own, not a figure of the paper:
 	// it runs only when named, not with "all".
 	Extra bool
@@ -215,4 +215,14 @@ func withoutDiverged(dir string, runs []Run) (kept []Run, notes []string) {
 		kept = append(kept, r)
 	}
 	return kept, notes
+}
+
+// filePrefix is the prefix of a run's figure and report files: "authors-"
+// under the authors' protocol, so that both protocols' reproductions can
+// share a directory.
+func filePrefix(r Run) string {
+	if r.Config.Protocol == "authors" {
+		return "authors-"
+	}
+	return ""
 }

@@ -17,7 +17,7 @@ func init() {
 		Claim: "Threshold crossings predict per-task accuracy: the share of steps at which some layer's effective step exceeds " +
 			"the combined bound α̃* (ρ̂) tracks task accuracy most consistently, better than α_g* or α_vol* alone.",
 		Runs:   signalRuns,
-		Report: fig4Report,
+		Report: func(dir string, _ Setup, runs []Run) (string, error) { return fig4Report(dir, runs) },
 	}
 }
 
@@ -129,7 +129,7 @@ func fig4Report(dir string, runs []Run) (string, error) {
 				rho = share
 			}
 		}
-		if err := fig.Save(filepath.Join(dir, "fig4-"+r.Group)); err != nil {
+		if err := fig.Save(filepath.Join(dir, filePrefix(runs[0])+"fig4-"+r.Group)); err != nil {
 			return "", err
 		}
 		mean := func(v []float64) float64 {
@@ -149,7 +149,7 @@ func fig4Report(dir string, runs []Run) (string, error) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %.2f |\n", r.Group, cell(rs["α_g*"]), cell(rs["α_vol*"]), cell(rs["α̃*"]), cell(rs["α̃*, code α"]), mean(rho[:k]), mean(rho[len(rho)-k:]))
 		verdicts = append(verdicts, rhoVerdict(r.Group, rs["α̃*"], rs["α_g*"], rs["α_vol*"]))
 	}
-	b.WriteString("\n![crelu](fig4-crelu.png) ![l2](fig4-l2.png) ![wasserstein](fig4-wasserstein.png)\n\n")
+	fmt.Fprintf(&b, "\n![crelu](%[1]sfig4-crelu.png) ![l2](%[1]sfig4-l2.png) ![wasserstein](%[1]sfig4-wasserstein.png)\n\n", filePrefix(runs[0]))
 	b.WriteString("\"saturated\": α exceeded that bound at (nearly) every logged step of every task, so the share is constant and predicts nothing.\n\n")
 	held, said := tally(verdicts)
 	fmt.Fprintf(&b, "Does the claim hold at this scale? In %d of %d settings. Test: ρ̂'s r must be negative and below both α_g*'s and α_vol*'s by more than %.2f (a smaller gap is within what one seed can tell apart). %s.\n",

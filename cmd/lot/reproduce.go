@@ -47,7 +47,7 @@ Figures: %s.`, strings.Join(experiments.Names(), ", ")),
 				return fmt.Errorf("interrupted; run the same command again to continue")
 			}
 			if err == nil {
-				fmt.Printf("wrote %s\n", filepath.Join(out, experiments.ReportName(figs)))
+				fmt.Printf("wrote %s\n", filepath.Join(out, experiments.ReportName(figs, protocol)))
 			}
 			return err
 		},
