@@ -226,3 +226,13 @@ func filePrefix(r Run) string {
 	}
 	return ""
 }
+
+// linearLayers are the names of a run's linear layers, fc1 … fcN, whose
+// learning rates and signals the figures read.
+func linearLayers(c train.Config) []string {
+	out := make([]string, len(c.Hidden)+1)
+	for i := range out {
+		out[i] = fmt.Sprintf("fc%d", i+1)
+	}
+	return out
+}

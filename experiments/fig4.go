@@ -118,7 +118,7 @@ func fig4Report(dir string, runs []Run) (string, error) {
 		for _, c := range []struct{ alpha, bound, label string }{
 			{"alpha", "alpha_g", "α_g*"}, {"alpha", "alpha_vol", "α_vol*"}, {"alpha", "alpha_tilde", "α̃*"}, {"alpha_code", "alpha_tilde", "α̃*, code α"},
 		} {
-			share, err := crossings(rd, []string{"fc1", "fc2"}, c.alpha, c.bound)
+			share, err := crossings(rd, linearLayers(r.Config), c.alpha, c.bound)
 			if err != nil {
 				return "", err
 			}

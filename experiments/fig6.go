@@ -44,7 +44,7 @@ func fig6Report(dir string, runs []Run) (string, error) {
 		rd := filepath.Join(dir, "runs", run.Name)
 		fig := plotting.Figure{Title: "Fig. 6: " + m.name + ", scheduled", XLabel: "update step", YLabel: "learning rate", LogY: true}
 		var layers []layerLR
-		for _, layer := range []string{"fc1", "fc2"} {
+		for _, layer := range linearLayers(run.Config) {
 			s, err := train.ReadSeries(rd, "lr."+layer)
 			if err != nil {
 				return "", err
