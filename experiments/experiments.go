@@ -62,7 +62,7 @@ type Setup struct {
 // protocol") says how it was chosen. smoke is for tests.
 var authorsScales = map[string][]train.Setting{
 	"paper": nil,
-	"quick": {{Key: "tasks", Value: "10"}, {Key: "epochs", Value: "25"}},
+	"quick": {{Key: "tasks", Value: "8"}, {Key: "epochs", Value: "40"}},
 	"smoke": {{Key: "samples", Value: "300"}, {Key: "tasks", Value: "3"}, {Key: "epochs", Value: "2"}, {Key: "batch", Value: "64"},
 		{Key: "hidden", Value: "16,16"}, {Key: "log_every", Value: "5"}, {Key: "diagnostics.power_iters", Value: "12"}},
 }
