@@ -17,16 +17,18 @@ import (
 // parameter little in value but, with ~200,000 values packed ~1e-6 apart,
 // hundreds to thousands of ranks (measured in training: a mean of 150–3,000,
 // and every other element out of order), so repairing the last order by
-// insertion would be quadratic. Instead each call visits the parameters in
-// the last call's order, drops each into one of ~n buckets by its
-// rank as the last call's values predict it, and sorts each small bucket.
-// Visiting in the last order keeps the bucket writes nearly sequential.
+// insertion would be quadratic. Instead each call visits a tensor's values
+// in the last call's order, drops each into one of ~n buckets by its rank
+// as the last call's values predict it (rankGuide), and finishes with one
+// insertion pass, in which a value moves only within its bucket. Visiting
+// in the last order keeps the bucket writes nearly sequential. Tensors
+// under smallTensor values are radix-sorted from scratch instead.
 //
 // The state kept between calls (the last order and the rank prediction)
 // only decides the speed, never the result: the bucket is a nondecreasing
-// function of the value, so whatever the state, sorting the buckets yields
-// the one order by (value, index). A resumed run, which starts from θ0's
-// order, gets the same bits as an uninterrupted one.
+// function of the value, so whatever the state, the result is the one
+// order by (value, index). A resumed run, which starts from θ0's order,
+// gets the same bits as an uninterrupted one.
 type Wasserstein struct {
 	Strength float64
 	tensors  []tensorRanks
@@ -40,7 +42,7 @@ type Wasserstein struct {
 // tensorRanks is one tensor's share of the Wasserstein state.
 type tensorRanks struct {
 	off, n int
-	order  []uint32 // the tensor's indices by ascending (value, index) at the last call
+	order  []uint32 // the tensor's indices by ascending (value, index) at the last call (unread below smallTensor)
 	guide  rankGuide
 }
 
@@ -59,6 +61,9 @@ const (
 	// guideStride is the sampling stride over the sorted values when the
 	// guide is refitted.
 	guideStride = 8
+	// smallTensor: tensors with fewer values (biases, output layers) are
+	// radix-sorted from scratch, cheaper there than refitting a guide.
+	smallTensor = 4096
 	// maxCollisions bounds Σ (bucket size)² per value for the final sort
 	// by insertion; past it each bucket is sorted on its own.
 	maxCollisions = 8
@@ -74,16 +79,19 @@ func newWasserstein(strength float64, m *model.MLP, anchor []float32) *Wasserste
 	w.ends = make([]uint32, bucketCount(maxN)+1)
 	for _, t := range m.Tensors {
 		tr := tensorRanks{off: t.Offset, n: len(t.Data), order: make([]uint32, len(t.Data))}
-		// Start from θ0's order, as ranked by a full sort.
-		s0, keys := w.sorted0[t.Offset:t.Offset+len(t.Data)], w.sorted[:len(t.Data)]
-		for i, v := range s0 {
-			keys[i] = uint64(sortableBits(v))<<32 | uint64(i)
+		s0 := w.sorted0[t.Offset : t.Offset+len(t.Data)]
+		if tr.n >= smallTensor {
+			// Start from θ0's order, as ranked by a full sort.
+			keys := w.sorted[:tr.n]
+			for i, v := range s0 {
+				keys[i] = uint64(sortableBits(v))<<32 | uint64(i)
+			}
+			slices.Sort(keys)
+			for r, k := range keys {
+				tr.order[r] = uint32(k)
+			}
+			tr.guide.fit(keys)
 		}
-		slices.Sort(keys)
-		for r, k := range keys {
-			tr.order[r] = uint32(k)
-		}
-		tr.guide.fit(keys)
 		slices.Sort(s0)
 		w.tensors = append(w.tensors, tr)
 	}
@@ -99,7 +107,16 @@ func (w *Wasserstein) AddGrad(params, grad []float32) float64 {
 	for t := range w.tensors {
 		tr := &w.tensors[t]
 		p, g, s0 := params[tr.off:tr.off+tr.n], grad[tr.off:tr.off+tr.n], w.sorted0[tr.off:tr.off+tr.n]
-		sorted := w.sortTensor(tr, p)
+		var sorted []uint64
+		if tr.n < smallTensor {
+			sorted = w.keys[:tr.n]
+			for i, v := range p {
+				sorted[i] = uint64(sortableBits(v))<<32 | uint64(i)
+			}
+			radixSortHigh32(sorted, w.sorted[:tr.n])
+		} else {
+			sorted = w.sortTensor(tr, p)
+		}
 		// In rank order: the gradient, the value (summed in rank order, so
 		// its bits do not depend on how the ranks were found) and the order
 		// the next call starts from.
@@ -112,7 +129,9 @@ func (w *Wasserstein) AddGrad(params, grad []float32) float64 {
 			g[i] += c * d
 			order[r] = i
 		}
-		tr.guide.fit(sorted)
+		if tr.n >= smallTensor {
+			tr.guide.fit(sorted)
+		}
 	}
 	return w.Strength * sum
 }
@@ -221,7 +240,7 @@ func bucketCount(n int) int { return n<<rankFracBits>>bucketShift + 1 }
 // The prediction is nondecreasing in the key, which is all exactness
 // needs; its accuracy only sets the bucket sizes.
 type rankGuide struct {
-	below []uint32 // below[c]: sampled values with keys in cells before c, 1<<guideBits + 1 edges
+	below *[1<<guideBits + 1]uint32 // below[c]: sampled values with keys in cells before c
 }
 
 const guideFracBits = 32 - guideBits
@@ -229,7 +248,7 @@ const guideFracBits = 32 - guideBits
 // bucket returns the bucket of the value with key k.
 func (g *rankGuide) bucket(k uint32) uint32 {
 	c := k >> guideFracBits
-	lo, hi := g.below[c], g.below[c+1]
+	lo, hi := g.below[c], g.below[c+1] // c < 1<<guideBits: no bounds checks
 	rank := lo<<rankFracBits + uint32(uint64(hi-lo)*uint64(k&(1<<guideFracBits-1))>>(guideFracBits-rankFracBits))
 	return rank >> bucketShift
 }
@@ -238,9 +257,9 @@ func (g *rankGuide) bucket(k uint32) uint32 {
 // values.
 func (g *rankGuide) fit(sorted []uint64) {
 	if g.below == nil {
-		g.below = make([]uint32, 1<<guideBits+1)
+		g.below = new([1<<guideBits + 1]uint32)
 	}
-	clear(g.below)
+	clear(g.below[:])
 	// Count every guideStride-th value in its cell (below[c+1] for cell
 	// c), weighted guideStride, then accumulate; the counts reach at most
 	// len(sorted), so ranks stay within the buckets.
@@ -252,6 +271,28 @@ func (g *rankGuide) fit(sorted []uint64) {
 		total += g.below[c]
 		g.below[c] = min(total, uint32(len(sorted)))
 	}
+}
+
+// radixSortHigh32 sorts keys by their upper 32 bits, stably, in four
+// byte-wide passes, using tmp (as long as keys) as scratch.
+func radixSortHigh32(keys, tmp []uint64) {
+	src, dst := keys, tmp
+	for shift := uint(32); shift < 64; shift += 8 {
+		var count [257]int
+		for _, k := range src {
+			count[(k>>shift)&0xff+1]++
+		}
+		for i := 1; i < 257; i++ {
+			count[i] += count[i-1]
+		}
+		for _, k := range src {
+			b := (k >> shift) & 0xff
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	// Four passes leave the result back in keys.
 }
 
 // sortableBits maps a float32 to a uint32 whose unsigned order is the
