@@ -353,9 +353,11 @@ var benchNets = []struct {
 
 // benchMoves are how far parameters move between calls, as the mean number
 // of ranks a value passes. Measured on fc1 of 784-256-10 training on random
-// labels with this regulariser: 150–300 late in a task at lr 1e-3 (the
-// paper), 1,500–3,000 at lr 2e-2 (the quick preset); "jump" is a fresh
-// draw every call (a task's first step after reset-model comes close).
+// labels with this regulariser: at lr 1e-3 (the paper) 1,200–2,800 in the
+// first steps, 150–290 from a task's 2,000th step on; at lr 2e-2 (the quick
+// preset) 1,600–3,300 throughout. "jump" is a fresh draw every call, the
+// worst case, met by the first call after a resume (whose order starts
+// from θ0's).
 var benchMoves = []struct {
 	name  string
 	ranks float64 // mean rank displacement; 0: independent draws
