@@ -253,23 +253,23 @@ func (g *rankGuide) bucket(k uint32) uint32 {
 	return rank >> bucketShift
 }
 
-// fit refits the guide to sorted, the keys of the last call's sorted
-// values.
-func (g *rankGuide) fit(sorted []uint64) {
+// fit fits the guide to keys, in any order (sorted, after a call; as
+// gathered, when the values have moved too far for the last fit).
+func (g *rankGuide) fit(keys []uint64) {
 	if g.below == nil {
 		g.below = new([1<<guideBits + 1]uint32)
 	}
 	clear(g.below[:])
 	// Count every guideStride-th value in its cell (below[c+1] for cell
-	// c), weighted guideStride, then accumulate; the counts reach at most
-	// len(sorted), so ranks stay within the buckets.
-	for r := 0; r < len(sorted); r += guideStride {
-		g.below[sorted[r]>>(32+guideFracBits)+1] += guideStride
+	// c), weighted guideStride, then accumulate; capped at len(keys), so
+	// that ranks stay within the buckets.
+	for r := 0; r < len(keys); r += guideStride {
+		g.below[keys[r]>>(32+guideFracBits)+1] += guideStride
 	}
 	total := uint32(0)
 	for c := range g.below {
 		total += g.below[c]
-		g.below[c] = min(total, uint32(len(sorted)))
+		g.below[c] = min(total, uint32(len(keys)))
 	}
 }
 
