@@ -65,3 +65,86 @@ func (r *L2Init) AddGrad(params, grad []float32) float64 {
 	}
 	return r.Strength * sum
 }
+
+// Wasserstein is λ·Σ_tensors ‖sort(θ) − sort(θ0)‖², each weight and bias
+// tensor its own distribution (Lewandowski et al., 2024). Its gradient at
+// θ_i is 2λ(θ_i − sort(θ0)[rank of θ_i]), ranks taken in the stable order:
+// by value, −NaN < −Inf < … < −0 < +0 < … < +Inf < +NaN (sortableBits),
+// ties by index.
+type Wasserstein struct {
+	Strength float64
+	spans    []span    // one per tensor
+	sorted0  []float32 // each tensor's initial values, sorted, laid out as params
+	keys     []uint64  // scratch: (sortable value bits << 32 | index)
+	tmp      []uint64  // scratch for the radix sort
+}
+
+type span struct{ off, n int }
+
+func newWasserstein(strength float64, m *model.MLP, anchor []float32) *Wasserstein {
+	w := &Wasserstein{Strength: strength, sorted0: slices.Clone(anchor)}
+	maxN := 0
+	for _, t := range m.Tensors {
+		w.spans = append(w.spans, span{t.Offset, len(t.Data)})
+		slices.Sort(w.sorted0[t.Offset : t.Offset+len(t.Data)])
+		maxN = max(maxN, len(t.Data))
+	}
+	w.keys, w.tmp = make([]uint64, maxN), make([]uint64, maxN)
+	return w
+}
+
+func (w *Wasserstein) Name() string          { return "wasserstein" }
+func (w *Wasserstein) HessianScale() float64 { return 2 * w.Strength }
+
+func (w *Wasserstein) AddGrad(params, grad []float32) float64 {
+	var sum float64
+	c := float32(2 * w.Strength)
+	for _, s := range w.spans {
+		p, g, s0 := params[s.off:s.off+s.n], grad[s.off:s.off+s.n], w.sorted0[s.off:s.off+s.n]
+		keys := w.keys[:s.n]
+		for i, v := range p {
+			keys[i] = uint64(sortableBits(v))<<32 | uint64(i)
+		}
+		radixSortHigh32(keys, w.tmp[:s.n])
+		for rank, k := range keys {
+			i := uint32(k)
+			d := p[i] - s0[rank]
+			sum += float64(d) * float64(d)
+			g[i] += c * d
+		}
+	}
+	return w.Strength * sum
+}
+
+// sortableBits maps a float32 to a uint32 whose unsigned order is the
+// float's numeric order.
+func sortableBits(f float32) uint32 {
+	b := math.Float32bits(f)
+	if b&0x80000000 != 0 {
+		return ^b
+	}
+	return b | 0x80000000
+}
+
+// radixSortHigh32 sorts keys by their upper 32 bits, stably, in four
+// byte-wide passes: linear time, which beats a comparison sort on the
+// 200,000-element first layer by an order of magnitude.
+func radixSortHigh32(keys, tmp []uint64) {
+	src, dst := keys, tmp
+	for shift := uint(32); shift < 64; shift += 8 {
+		var count [257]int
+		for _, k := range src {
+			count[(k>>shift)&0xff+1]++
+		}
+		for i := 1; i < 257; i++ {
+			count[i] += count[i-1]
+		}
+		for _, k := range src {
+			b := (k >> shift) & 0xff
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	// Four passes leave the result back in keys.
+}

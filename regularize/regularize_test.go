@@ -76,6 +76,31 @@ func TestRegularizerGradientsAgainstFloat64CentralDifferences(t *testing.T) {
 	}
 }
 
+func TestRadixSortMatchesComparisonSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	vals := make([]float32, 1000)
+	for i := range vals {
+		vals[i] = float32(rng.NormFloat64())
+	}
+	vals[3], vals[4] = 0, float32(math.Copysign(0, -1))
+	keys, tmp := make([]uint64, len(vals)), make([]uint64, len(vals))
+	for i, v := range vals {
+		keys[i] = uint64(sortableBits(v))<<32 | uint64(i)
+	}
+	radixSortHigh32(keys, tmp)
+	got := make([]float32, len(vals))
+	for i, k := range keys {
+		got[i] = vals[uint32(k)]
+	}
+	want := slices.Clone(vals)
+	slices.Sort(want)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("position %d: %v want %v", i, got[i], want[i])
+		}
+	}
+}
+
 func TestNewRejectsBadInput(t *testing.T) {
 	m := testModel(t)
 	if _, err := New("elastic", 1, m, m.Params); err == nil {
@@ -86,5 +111,33 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}
 	if r, err := New("l2", 1e-3, m, m.Params); err != nil || r != nil {
 		t.Fatal("l2 must be left to the optimiser")
+	}
+}
+
+// TestRadixSortSharedBytes: values whose keys share bytes (all in [1, 2),
+// say, or all equal) come back sorted, and stably, in keys.
+func TestRadixSortSharedBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, gen := range []func() float32{
+		func() float32 { return 1 + float32(rng.IntN(4))/4 },        // only the third byte varies: one pass
+		func() float32 { return 1 + float32(rng.Float64()) },        // three passes
+		func() float32 { return 3 },                                 // no pass at all
+		func() float32 { return float32(rng.NormFloat64() * 1e-3) }, // four
+	} {
+		vals := make([]float32, 500)
+		for i := range vals {
+			vals[i] = gen()
+		}
+		keys, tmp := make([]uint64, len(vals)), make([]uint64, len(vals))
+		for i, v := range vals {
+			keys[i] = uint64(sortableBits(v))<<32 | uint64(i)
+		}
+		radixSortHigh32(keys, tmp)
+		for i := 1; i < len(keys); i++ {
+			a, b := keys[i-1], keys[i]
+			if a>>32 > b>>32 || (a>>32 == b>>32 && uint32(a) > uint32(b)) {
+				t.Fatalf("keys %d and %d out of order or unstable: %x %x", i-1, i, a, b)
+			}
+		}
 	}
 }
