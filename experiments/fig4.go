@@ -99,8 +99,8 @@ func fitted(pred, acc []float64) ([]float64, float64) {
 func fig4Report(dir string, runs []Run) (string, error) {
 	var b strings.Builder
 	b.WriteString("Per task (seed 0): the share of logged steps at which some layer's α exceeds each bound, scaled by least squares to the online task accuracy; r is Pearson's correlation with that accuracy (a good predictor of loss of trainability has r near −1). " +
-		"The first three columns use the paper's effective step (App. C.1), the fourth the public code's per-tensor variant (`--alpha-variant code`).\n\n")
-	b.WriteString("| setting | r, α_g* | r, α_vol* | r, α̃* (ρ̂) | r, α̃*, code α | mean ρ̂ first 5 tasks | mean ρ̂ last 5 tasks |\n|---|---|---|---|---|---|---|\n")
+		"The first three columns use the paper's effective step (App. C.1), the last two the public code's per-tensor variant (`--alpha-variant code`); the last compares it with the public code's own bound α_crit, the one its controller uses.\n\n")
+	b.WriteString("| setting | r, α_g* | r, α_vol* | r, α̃* (ρ̂) | r, α̃*, code α | r, α_crit, code α | mean ρ̂ first 5 tasks | mean ρ̂ last 5 tasks |\n|---|---|---|---|---|---|---|---|\n")
 	var verdicts []settingVerdict
 	for _, r := range runs {
 		if r.Config.Seed != 0 {
@@ -117,6 +117,7 @@ func fig4Report(dir string, runs []Run) (string, error) {
 		var rho []float64
 		for _, c := range []struct{ alpha, bound, label string }{
 			{"alpha", "alpha_g", "α_g*"}, {"alpha", "alpha_vol", "α_vol*"}, {"alpha", "alpha_tilde", "α̃*"}, {"alpha_code", "alpha_tilde", "α̃*, code α"},
+			{"alpha_code", "alpha_crit", "α_crit, code α"},
 		} {
 			share, err := crossings(rd, linearLayers(r.Config), c.alpha, c.bound)
 			if err != nil {
@@ -146,7 +147,7 @@ func fig4Report(dir string, runs []Run) (string, error) {
 			}
 			return fmt.Sprintf("%.2f", r)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %.2f |\n", r.Group, cell(rs["α_g*"]), cell(rs["α_vol*"]), cell(rs["α̃*"]), cell(rs["α̃*, code α"]), mean(rho[:k]), mean(rho[len(rho)-k:]))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", r.Group, cell(rs["α_g*"]), cell(rs["α_vol*"]), cell(rs["α̃*"]), cell(rs["α̃*, code α"]), cell(rs["α_crit, code α"]), mean(rho[:k]), mean(rho[len(rho)-k:]))
 		verdicts = append(verdicts, rhoVerdict(r.Group, rs["α̃*"], rs["α_g*"], rs["α_vol*"]))
 	}
 	fmt.Fprintf(&b, "\n![crelu](%[1]sfig4-crelu.png) ![l2](%[1]sfig4-l2.png) ![wasserstein](%[1]sfig4-wasserstein.png)\n\n", filePrefix(runs[0]))
