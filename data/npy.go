@@ -193,7 +193,7 @@ func parseNpy(name string, raw []byte, accept map[string]int) (a npyArray, err e
 	br := bytes.NewReader(raw)
 	r, err := npy.NewReader(br)
 	if err != nil {
-		return a, fmt.Errorf("data: %s: malformed .npy header: %s", name, strings.TrimPrefix(err.Error(), "npy: "))
+		return a, fmt.Errorf("data: %s: malformed .npy header (%w)", name, err)
 	}
 	a.reader, a.payload = r, raw[len(raw)-br.Len():]
 	a.dtype = strings.Trim(strings.TrimSpace(r.Header.Descr.Type), `'"`)
@@ -256,7 +256,7 @@ func readInto[T any](name string, a npyArray, dst *[]T) (err error) {
 		return nil
 	}
 	if err := a.reader.Read(dst); err != nil {
-		return fmt.Errorf("data: %s: %s", name, strings.TrimPrefix(err.Error(), "npy: "))
+		return fmt.Errorf("data: %s: malformed .npy data (%w)", name, err)
 	}
 	return nil
 }

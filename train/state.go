@@ -90,7 +90,7 @@ func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer,
 }
 
 // loadCheckpoint restores weights, optimiser state and anchor in place and
-// returns the saved position.
+// returns the saved position. Every fault is a *rundir.Error naming path.
 func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor) (Position, error) {
 	var pos Position
 	f, err := rundir.ReadCheckpoint(path)
@@ -98,15 +98,15 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 		return pos, err
 	}
 	if err := json.Unmarshal([]byte(f.Meta[rundir.MetaPosition]), &pos); err != nil {
-		return pos, fmt.Errorf("%s: unreadable position: %v", path, err)
+		return pos, damaged(path, "%s metadata: %v", rundir.MetaPosition, err)
 	}
 	restore := func(name string, dst []float32) error {
 		t, ok := f.Get(name)
 		if !ok {
-			return fmt.Errorf("%s: tensor %s missing", path, name)
+			return damaged(path, "tensor %s missing", name)
 		}
 		if len(t.Data) != len(dst) {
-			return fmt.Errorf("%s: tensor %s has %d values, the model needs %d", path, name, len(t.Data), len(dst))
+			return damaged(path, "tensor %s has %d values, the model needs %d", name, len(t.Data), len(dst))
 		}
 		copy(dst, t.Data)
 		return nil
@@ -137,7 +137,7 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 		}
 	}
 	if len(pos.GroupLR) != len(opt.Groups()) {
-		return pos, fmt.Errorf("%s: %d parameter groups saved, the model has %d", path, len(pos.GroupLR), len(opt.Groups()))
+		return pos, damaged(path, "%d parameter groups saved, the model has %d", len(pos.GroupLR), len(opt.Groups()))
 	}
 	for i := range pos.GroupLR {
 		opt.SetLR(i, pos.GroupLR[i])
@@ -145,7 +145,7 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 	}
 	if a, ok := opt.(*optim.Adam); ok && pos.GroupBetas != nil {
 		if len(pos.GroupBetas) != len(opt.Groups()) {
-			return pos, fmt.Errorf("%s: %d groups' betas saved, the model has %d groups", path, len(pos.GroupBetas), len(opt.Groups()))
+			return pos, damaged(path, "%d groups' betas saved, the model has %d groups", len(pos.GroupBetas), len(opt.Groups()))
 		}
 		for i, b := range pos.GroupBetas {
 			a.SetBetas(i, b[0], b[1])
@@ -161,11 +161,16 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 				}
 			}
 			if err := mon.Restore(js, vecs); err != nil {
-				return pos, fmt.Errorf("%s: %v", path, err)
+				return pos, damaged(path, "%v", err)
 			}
 		}
 	}
 	return pos, nil
+}
+
+// damaged is a fault of a lot run checkpoint's content.
+func damaged(path, format string, a ...any) error {
+	return &rundir.Error{Path: path, Kind: rundir.ErrUnreadable, Err: fmt.Errorf(format, a...)}
 }
 
 // ReadConfigOf reads the resolved config of a run directory. Keys its
