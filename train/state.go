@@ -92,11 +92,16 @@ func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer,
 // loadCheckpoint restores weights, optimiser state and anchor in place and
 // returns the saved position. Every fault is a *rundir.Error naming path.
 func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor) (Position, error) {
-	var pos Position
 	f, err := rundir.ReadCheckpoint(path)
 	if err != nil {
-		return pos, err
+		return Position{}, err
 	}
+	return restoreFrom(path, f, m, opt, anchor, mon)
+}
+
+// restoreFrom is loadCheckpoint after reading the file: f is what path holds.
+func restoreFrom(path string, f *checkpoint.File, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor) (Position, error) {
+	var pos Position
 	if err := json.Unmarshal([]byte(f.Meta[rundir.MetaPosition]), &pos); err != nil {
 		return pos, damaged(path, "%s metadata: %v", rundir.MetaPosition, err)
 	}
@@ -136,8 +141,9 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 			return pos, err
 		}
 	}
-	if len(pos.GroupLR) != len(opt.Groups()) {
-		return pos, damaged(path, "%d parameter groups saved, the model has %d", len(pos.GroupLR), len(opt.Groups()))
+	if len(pos.GroupLR) != len(opt.Groups()) || len(pos.GroupSteps) != len(opt.Groups()) {
+		return pos, damaged(path, "%d parameter groups' learning rates and %d groups' step counts saved, the model has %d groups",
+			len(pos.GroupLR), len(pos.GroupSteps), len(opt.Groups()))
 	}
 	for i := range pos.GroupLR {
 		opt.SetLR(i, pos.GroupLR[i])
