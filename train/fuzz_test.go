@@ -80,7 +80,7 @@ func oneLineNaming(t *testing.T, err error, path string) {
 }
 
 // FuzzCheckpointState: the legacy run's checkpoint with any position and
-// diagnostics metadata, and maybe without one of its tensors, either
+// diagnostics metadata, and maybe one of its tensors missing or short, either
 // restores or gives one ErrUnreadable error line naming the file; never a
 // panic. (checkpoint.FuzzParse covers the file's bytes.)
 func FuzzCheckpointState(f *testing.F) {
@@ -99,6 +99,9 @@ func FuzzCheckpointState(f *testing.F) {
 	f.Add(`{"task":1,"group_lr":[0.1,0.1],"group_steps":[1]}`, diag, uint16(0))
 	f.Add(`{"group_lr":[0.1,0.1],"group_steps":[1,2],"group_betas":[[0.9,0.999]]}`, `{"windows":[]}`, uint16(0))
 	f.Add(pos, `{"windows":[{"vals":["NaN"],"Next":-1,"N":99}]}`, uint16(0))
+	f.Add(pos, diag, uint16(10)) // the warm-start vector diagnostics.power.fc1 cut short
+	f.Add(pos, diag, uint16(12)) // and diagnostics.power.fc2
+	f.Add(pos, strings.Replace(diag, `"Next":3`, `"Next":30`, 1), uint16(0))
 	f.Fuzz(func(t *testing.T, pos, diag string, drop uint16) {
 		m, err := model.New(cfg.ModelSpec())
 		if err != nil {
@@ -114,8 +117,14 @@ func FuzzCheckpointState(f *testing.F) {
 		edited := *file
 		edited.Meta = maps.Clone(file.Meta)
 		edited.Meta[rundir.MetaPosition], edited.Meta[rundir.MetaDiagnostics] = pos, diag
-		if drop > 0 {
-			edited.Tensors = slices.Delete(slices.Clone(file.Tensors), int(drop-1)%len(file.Tensors), int(drop-1)%len(file.Tensors)+1)
+		if drop > 0 { // tensor k deleted (odd drop) or cut to half its length
+			k := int(drop-1) / 2 % len(file.Tensors)
+			edited.Tensors = slices.Clone(file.Tensors)
+			if drop%2 == 1 {
+				edited.Tensors = slices.Delete(edited.Tensors, k, k+1)
+			} else {
+				edited.Tensors[k].Data = edited.Tensors[k].Data[:len(edited.Tensors[k].Data)/2]
+			}
 		}
 		if _, err := restoreFrom(path, &edited, m, opt, anchor, mon); err != nil {
 			if !errors.Is(err, rundir.ErrUnreadable) {
