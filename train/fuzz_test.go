@@ -81,8 +81,8 @@ func oneLineNaming(t *testing.T, err error, path string) {
 
 // FuzzCheckpointState: the legacy run's checkpoint with any position and
 // diagnostics metadata, and maybe one of its tensors missing or short, either
-// restores or gives one ErrUnreadable error line naming the file; never a
-// panic. (checkpoint.FuzzParse covers the file's bytes.)
+// restores a position without negative counts or gives one ErrUnreadable
+// error line naming the file; never a panic. (checkpoint.FuzzParse covers the file's bytes.)
 func FuzzCheckpointState(f *testing.F) {
 	path := rundir.Checkpoint(legacyRun)
 	file, err := rundir.ReadCheckpoint(path)
@@ -101,6 +101,7 @@ func FuzzCheckpointState(f *testing.F) {
 	f.Add(pos, `{"windows":[{"vals":["NaN"],"Next":-1,"N":99}]}`, uint16(0))
 	f.Add(pos, diag, uint16(10)) // the warm-start vector diagnostics.power.fc1 cut short
 	f.Add(pos, diag, uint16(12)) // and diagnostics.power.fc2
+	f.Add(strings.Replace(pos, `"batch":0`, `"batch":-1`, 1), diag, uint16(0))
 	f.Add(pos, strings.Replace(diag, `"Next":3`, `"Next":30`, 1), uint16(0))
 	f.Fuzz(func(t *testing.T, pos, diag string, drop uint16) {
 		m, err := model.New(cfg.ModelSpec())
@@ -126,11 +127,16 @@ func FuzzCheckpointState(f *testing.F) {
 				edited.Tensors[k].Data = edited.Tensors[k].Data[:len(edited.Tensors[k].Data)/2]
 			}
 		}
-		if _, err := restoreFrom(path, &edited, m, opt, anchor, mon); err != nil {
+		got, err := restoreFrom(path, &edited, m, opt, anchor, mon)
+		if err != nil {
 			if !errors.Is(err, rundir.ErrUnreadable) {
 				t.Fatalf("want ErrUnreadable, got %v", err)
 			}
 			oneLineNaming(t, err, filepath.Clean(path))
+			return
+		}
+		if min(got.Task, got.Epoch, got.Batch, got.OnlineBatches) < 0 || min(got.Step, got.MetricsBytes, got.TasksBytes) < 0 {
+			t.Fatalf("a negative count restored: %+v", got)
 		}
 	})
 }

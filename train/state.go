@@ -105,6 +105,13 @@ func restoreFrom(path string, f *checkpoint.File, m *model.MLP, opt optim.Optimi
 	if err := json.Unmarshal([]byte(f.Meta[rundir.MetaPosition]), &pos); err != nil {
 		return pos, damaged(path, "%s metadata: %v", rundir.MetaPosition, err)
 	}
+	// The loop indexes with these counts: a negative one would panic there.
+	for name, n := range map[string]int64{"task": int64(pos.Task), "epoch": int64(pos.Epoch), "batch": int64(pos.Batch), "step": pos.Step,
+		"online_batches": int64(pos.OnlineBatches), "metrics_bytes": pos.MetricsBytes, "tasks_bytes": pos.TasksBytes} {
+		if n < 0 {
+			return pos, damaged(path, "%s metadata: %s is %d", rundir.MetaPosition, name, n)
+		}
+	}
 	restore := func(name string, dst []float32) error {
 		t, ok := f.Get(name)
 		if !ok {
