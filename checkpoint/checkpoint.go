@@ -2,7 +2,8 @@
 // named float32 tensors plus string metadata. Writes are atomic and durable
 // (package atomicfile: a fsynced temporary file renamed into place, then the
 // directory fsynced), so a crash never leaves a torn checkpoint.
-// Reads validate everything and name the file and the fault in one error.
+// Reads validate everything and name the file and the fault in one error,
+// an *Error.
 package checkpoint
 
 import (
@@ -18,6 +19,21 @@ import (
 
 	"github.com/lot-toolkit/lot/internal/atomicfile"
 )
+
+// Error is a fault of one checkpoint file. Callers that name the file
+// themselves word the fault from Err.
+type Error struct {
+	Path string // the file, or the name given to Parse
+	Err  error  // what is wrong, without the path
+}
+
+func (e *Error) Error() string { return "checkpoint: " + e.Path + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// fault returns an *Error for path with a formatted cause.
+func fault(path, format string, a ...any) error {
+	return &Error{Path: path, Err: fmt.Errorf(format, a...)}
+}
 
 // Tensor is a named float32 tensor, row-major.
 type Tensor struct {
@@ -54,7 +70,7 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 			shape[i] = uint64(d)
 		}
 		if n != len(t.Data) {
-			return fmt.Errorf("checkpoint: %s: tensor %s has shape %v but %d values", path, t.Name, t.Shape, len(t.Data))
+			return fault(path, "tensor %s has shape %v but %d values", t.Name, t.Shape, len(t.Data))
 		}
 		buf := make([]byte, 4*len(t.Data))
 		for i, v := range t.Data {
@@ -62,16 +78,16 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 		}
 		tv, err := safetensors.NewTensorView(safetensors.F32, shape, buf)
 		if err != nil {
-			return fmt.Errorf("checkpoint: %s: tensor %s: %v", path, t.Name, err)
+			return fault(path, "tensor %s: %v", t.Name, err)
 		}
 		views[t.Name] = tv
 	}
 	data, err := safetensors.Serialize(views, meta)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %s: %v", path, err)
+		return fault(path, "%v", err)
 	}
 	if err := atomicfile.Write(path, data); err != nil {
-		return fmt.Errorf("checkpoint: %s: %w", path, err)
+		return fault(path, "%w", err)
 	}
 	return nil
 }
@@ -83,9 +99,9 @@ func Read(path string) (*File, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("checkpoint: %s: no such file", path)
+			return nil, fault(path, "no such file")
 		}
-		return nil, fmt.Errorf("checkpoint: %s: %v", path, err)
+		return nil, fault(path, "%v", err)
 	}
 	return Parse(path, raw)
 }
@@ -96,19 +112,19 @@ func Parse(name string, raw []byte) (f *File, err error) {
 		// The safetensors library validates offsets, but a malformed header
 		// must never crash a run: turn any panic into this file's error.
 		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("checkpoint: %s: malformed safetensors file (%v)", name, r)
+			f, err = nil, fault(name, "malformed safetensors file (%v)", r)
 		}
 	}()
 	if len(raw) < 8 {
-		return nil, fmt.Errorf("checkpoint: %s: truncated: %d bytes, not a safetensors file", name, len(raw))
+		return nil, fault(name, "truncated: %d bytes, not a safetensors file", len(raw))
 	}
 	st, err := safetensors.Deserialize(raw)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %s: not a valid safetensors file: %v", name, err)
+		return nil, fault(name, "not a valid safetensors file: %v", err)
 	}
 	_, md, err := safetensors.ReadMetadata(raw)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %s: not a valid safetensors file: %v", name, err)
+		return nil, fault(name, "not a valid safetensors file: %v", err)
 	}
 	f = &File{Meta: md.Metadata()}
 	if f.Meta == nil {
@@ -122,20 +138,20 @@ func Parse(name string, raw []byte) (f *File, err error) {
 			continue
 		}
 		if tv.DType() != safetensors.F32 {
-			return nil, fmt.Errorf("checkpoint: %s: tensor %s has dtype %s, want F32", name, nt.Name, tv.DType())
+			return nil, fault(name, "tensor %s has dtype %s, want F32", nt.Name, tv.DType())
 		}
 		shape := make([]int, len(tv.Shape()))
 		n := uint64(1)
 		for i, d := range tv.Shape() {
 			if d > math.MaxInt32 {
-				return nil, fmt.Errorf("checkpoint: %s: tensor %s has an impossible shape %v", name, nt.Name, tv.Shape())
+				return nil, fault(name, "tensor %s has an impossible shape %v", nt.Name, tv.Shape())
 			}
 			shape[i] = int(d)
 			n *= d
 		}
 		b := tv.Data()
 		if uint64(len(b)) != 4*n {
-			return nil, fmt.Errorf("checkpoint: %s: tensor %s: shape %v needs %d bytes, file has %d", name, nt.Name, shape, 4*n, len(b))
+			return nil, fault(name, "tensor %s: shape %v needs %d bytes, file has %d", nt.Name, shape, 4*n, len(b))
 		}
 		data := make([]float32, n)
 		for i := range data {

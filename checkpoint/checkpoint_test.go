@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,8 +45,10 @@ func TestRoundTripAndCorruption(t *testing.T) {
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, bad, 0o644)
-		if _, err := Read(p); err == nil || !strings.Contains(err.Error(), p) {
-			t.Errorf("%s: want an error naming the file, got %v", name, err)
+		_, err := Read(p)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Path != p || err.Error() != "checkpoint: "+p+": "+ce.Err.Error() || strings.Contains(ce.Err.Error(), p) {
+			t.Errorf("%s: want an *Error naming the file once, got %#v", name, err)
 		}
 	}
 	if _, err := Read(filepath.Join(dir, "absent")); err == nil || !strings.Contains(err.Error(), "no such file") {

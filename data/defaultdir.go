@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,9 +41,13 @@ func DefaultDir() (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("data: cannot find the MNIST files of %s in the Go module cache (looked in %s); pass --data DIR or run `go mod download %s`",
-		mnistModule, strings.Join(caches, ", "), mnistModule)
+	return "", fmt.Errorf("%w (looked in %s); run `go mod download %s`, or give the directory that holds the files",
+		ErrNoDefaultDir, strings.Join(caches, ", "), mnistModule)
 }
+
+// ErrNoDefaultDir is DefaultDir's fault: GoMNIST is not in any module
+// cache, so the caller must be given the data directory.
+var ErrNoDefaultDir = errors.New("data: cannot find the MNIST files of " + mnistModule + " in the Go module cache")
 
 // mnistVersion returns the GoMNIST version this binary was built with, or ""
 // if build info does not say (test binaries, for one, record no

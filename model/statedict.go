@@ -67,7 +67,7 @@ func InferLayout(shapes map[string][]int, act Activation) (Spec, Layout, error) 
 		}
 	}
 	if len(ks) == 0 {
-		return spec, lay, fmt.Errorf("model: no fc1.weight (no linear layer fc<k> at all): not a state_dict of lot's MLP layout (fc1, [bn1,] fc2, ...)")
+		return spec, lay, fault("no fc1.weight (no linear layer fc<k> at all): not a state_dict of lot's MLP layout (fc1, [bn1,] fc2, ...)")
 	}
 	slices.Sort(ks)
 	f := act.widthFactor()
@@ -78,22 +78,22 @@ func InferLayout(shapes map[string][]int, act Activation) (Spec, Layout, error) 
 		name := fc + ".weight"
 		s, ok := shapes[name]
 		if !ok {
-			return spec, lay, fmt.Errorf("model: %s missing (the state_dict has other %s tensors)", name, fc)
+			return spec, lay, fault("%s missing (the state_dict has other %s tensors)", name, fc)
 		}
 		if len(s) != 2 || s[0] < 1 || s[1] < 1 {
-			return spec, lay, fmt.Errorf("model: %s has shape %v, want [out in]", name, s)
+			return spec, lay, fault("%s has shape %v, want [out in]", name, s)
 		}
 		if i == 0 {
 			spec.Input = s[1]
 		} else if s[1] != prevOut*f {
-			hint := "check --activation"
+			hint := "check the activation"
 			switch {
 			case f == 1 && s[1] == 2*prevOut:
 				hint = "its input is twice " + prev + "'s width: is the activation crelu?"
 			case f == 2 && 2*s[1] == prevOut*f:
 				hint = "its input equals " + prev + "'s width: the activation is not crelu"
 			}
-			return spec, lay, fmt.Errorf("model: %s has shape %v, but %s has %d outputs, which %s feeds forward as %d inputs; %s",
+			return spec, lay, fault("%s has shape %v, but %s has %d outputs, which %s feeds forward as %d inputs; %s",
 				name, s, prev, prevOut, act, prevOut*f, hint)
 		}
 		if i < len(ks)-1 {
@@ -118,7 +118,7 @@ func InferLayout(shapes map[string][]int, act Activation) (Spec, Layout, error) 
 		}
 	}
 	if len(have) > 0 && len(lack) > 0 {
-		return spec, lay, fmt.Errorf("model: BatchNorm must follow every hidden layer or none: %s present but %s missing", have[0], lack[0])
+		return spec, lay, fault("BatchNorm must follow every hidden layer or none: %s present but %s missing", have[0], lack[0])
 	}
 	spec.BatchNorm = len(have) > 0
 	if err := spec.Validate(); err != nil {
@@ -147,7 +147,7 @@ func (m *MLP) LoadStateDict(tensors []Tensor) error {
 			continue
 		}
 		if seen[i] {
-			return fmt.Errorf("model: tensor %s given twice", t.Name)
+			return fault("tensor %s given twice", t.Name)
 		}
 		seen[i] = true
 		dst := want[i]
@@ -156,19 +156,19 @@ func (m *MLP) LoadStateDict(tensors []Tensor) error {
 			n *= d
 		}
 		if !slices.Equal(t.Shape, dst.Shape) {
-			return fmt.Errorf("model: tensor %s has shape %v, the model needs %v", t.Name, t.Shape, dst.Shape)
+			return fault("tensor %s has shape %v, the model needs %v", t.Name, t.Shape, dst.Shape)
 		}
 		if n != len(t.Data) {
-			return fmt.Errorf("model: tensor %s has shape %v but %d values", t.Name, t.Shape, len(t.Data))
+			return fault("tensor %s has shape %v but %d values", t.Name, t.Shape, len(t.Data))
 		}
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return fmt.Errorf("model: unknown tensor %s (the model has %s)", strings.Join(unknown, ", "), names(want))
+		return fault("unknown tensor %s (the model has %s)", strings.Join(unknown, ", "), names(want))
 	}
 	for i, ok := range seen {
 		if !ok {
-			return fmt.Errorf("model: tensor %s missing", want[i].Name)
+			return fault("tensor %s missing", want[i].Name)
 		}
 	}
 	for _, t := range tensors {

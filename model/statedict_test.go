@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -109,6 +110,17 @@ func TestInferSpecErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
 		}
+		checkModelError(t, c.name, err)
+	}
+}
+
+// checkModelError: a fault is an *Error whose message is the package's
+// name before its cause, which callers naming a file word alone.
+func checkModelError(t *testing.T, name string, err error) {
+	t.Helper()
+	var me *Error
+	if !errors.As(err, &me) || err.Error() != "model: "+me.Err.Error() || strings.HasPrefix(me.Err.Error(), "model") {
+		t.Errorf("%s: want a *model.Error, got %#v", name, err)
 	}
 }
 
@@ -134,6 +146,7 @@ func TestLoadStateDictErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
 		}
+		checkModelError(t, c.name, err)
 		if !reflect.DeepEqual(before, m.Params) {
 			t.Errorf("%s: a failed load changed the model", c.name)
 		}

@@ -56,7 +56,11 @@ func ReadCheckpoint(path string) (*checkpoint.File, error) {
 	}
 	f, err := checkpoint.Read(path)
 	if err != nil {
-		return nil, &Error{Path: path, Kind: ErrUnreadable, Err: errors.New(strings.TrimPrefix(err.Error(), "checkpoint: "+path+": "))}
+		var ce *checkpoint.Error
+		if errors.As(err, &ce) {
+			err = ce.Err // this error names the file itself
+		}
+		return nil, &Error{Path: path, Kind: ErrUnreadable, Err: err}
 	}
 	if v, ok := f.Meta[MetaFormat]; !ok {
 		return nil, &Error{Path: path, Kind: ErrUnreadable, Err: errors.New("not a lot run checkpoint (no " + MetaFormat + " metadata)")}

@@ -141,8 +141,10 @@ func TestReadCheckpointKinds(t *testing.T) {
 	torn := filepath.Join(dir, "torn.safetensors")
 	b, _ := os.ReadFile(Checkpoint(dir))
 	os.WriteFile(torn, b[:len(b)/2], 0o644)
-	if _, err := ReadCheckpoint(torn); !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), torn) {
-		t.Fatalf("torn: want ErrUnreadable naming the file, got %v", err)
+	// The file is named once, with checkpoint's own wording of the fault.
+	if _, err := ReadCheckpoint(torn); !errors.Is(err, ErrUnreadable) || strings.Count(err.Error(), torn) != 1 ||
+		!strings.HasPrefix(err.Error(), torn+": unreadable: not a valid safetensors file") {
+		t.Fatalf("torn: want ErrUnreadable naming the file once, got %v", err)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -99,7 +98,7 @@ type Options struct {
 // is never written over: the same config again continues it (a finished
 // run is left as it is), and anything else (another config, a config.yaml
 // that cannot be read or that another version of lot wrote, run files
-// without a config) is refused with an error wrapping rundir.ErrExists.
+// without a config) is refused with an *ExistsError.
 func Run(ctx context.Context, cfg Config, opts Options) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -109,35 +108,54 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Summary, error) {
 	case err == nil && prev.Hash() == cfg.Hash():
 		return Resume(ctx, opts.Out, opts)
 	case err == nil:
-		return nil, occupied(opts.Out, errors.New("a run of another config"))
+		return nil, &ExistsError{Dir: opts.Out, Why: errors.New("a run of another config")}
 	case !errors.Is(err, rundir.ErrNoRun):
-		return nil, occupied(opts.Out, err)
+		return nil, &ExistsError{Dir: opts.Out, Why: err}
 	}
 	if err := rundir.Create(opts.Out, cfg.Marshal()); errors.Is(err, rundir.ErrExists) {
-		return nil, occupied(opts.Out, errors.New("files of a run but no config.yaml"))
+		return nil, &ExistsError{Dir: opts.Out, Why: errors.New("files of a run but no config.yaml")}
 	} else if err != nil {
-		return nil, fmt.Errorf("--out %s: %w", opts.Out, err)
+		return nil, &DirError{Dir: opts.Out, Err: err}
 	}
 	return execute(ctx, cfg, opts, false)
 }
 
-// occupied is the refusal of a run directory that already holds a run.
-func occupied(dir string, why error) error {
-	return fmt.Errorf("--out %s: %w (%w); continue it with --resume %s, choose another --out, or give --force to move it aside to %s.old-N",
-		dir, rundir.ErrExists, why, dir, filepath.Clean(dir))
+// ExistsError is Run's refusal of a directory that already holds a run,
+// which is left as it is: it can be resumed, or moved aside
+// (rundir.MoveAside). Why says what is there.
+type ExistsError struct {
+	Dir string
+	Why error
 }
 
-// Resume continues the run in dir from its last checkpoint.
+func (e *ExistsError) Error() string {
+	return fmt.Sprintf("%s: %v (%v)", e.Dir, rundir.ErrExists, e.Why)
+}
+func (e *ExistsError) Unwrap() []error { return []error{rundir.ErrExists, e.Why} }
+
+// DirError is a run directory that cannot be made (Run) or readied for
+// resuming (Resume), or whose config this version refuses; Err is the
+// cause.
+type DirError struct {
+	Dir string
+	Err error
+}
+
+func (e *DirError) Error() string { return e.Dir + ": " + e.Err.Error() }
+func (e *DirError) Unwrap() error { return e.Err }
+
+// Resume continues the run in dir from its last checkpoint. A fault of
+// the run's files is a *rundir.Error naming the file, or a *DirError.
 func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	cfg, err := ReadConfigOf(dir)
 	if err != nil {
-		return nil, fmt.Errorf("--resume: %w", err)
+		return nil, err
 	}
 	if err := rundir.Prepare(dir); err != nil {
-		return nil, fmt.Errorf("--resume %s: %w", dir, err)
+		return nil, &DirError{Dir: dir, Err: err}
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("--resume %s: config.yaml: %v", dir, err)
+		return nil, &DirError{Dir: dir, Err: fmt.Errorf("%s: %w", rundir.ConfigFile, err)}
 	}
 	opts.Out = dir
 	return execute(ctx, cfg, opts, true)
@@ -197,7 +215,7 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 		case errors.Is(err, rundir.ErrNoRun):
 			r.pos = Position{} // stopped before its first checkpoint: start afresh
 		case err != nil:
-			return nil, fmt.Errorf("--resume %s: %w", opts.Out, err)
+			return nil, err
 		}
 		r.wallBase = r.pos.WallSeconds
 	}

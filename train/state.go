@@ -90,23 +90,35 @@ func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer,
 }
 
 // loadCheckpoint restores weights, optimiser state and anchor in place and
-// returns the saved position.
+// returns the saved position. Every fault is a *rundir.Error naming path.
 func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor) (Position, error) {
-	var pos Position
 	f, err := rundir.ReadCheckpoint(path)
 	if err != nil {
-		return pos, err
+		return Position{}, err
 	}
+	return restoreFrom(path, f, m, opt, anchor, mon)
+}
+
+// restoreFrom is loadCheckpoint after reading the file: f is what path holds.
+func restoreFrom(path string, f *checkpoint.File, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor) (Position, error) {
+	var pos Position
 	if err := json.Unmarshal([]byte(f.Meta[rundir.MetaPosition]), &pos); err != nil {
-		return pos, fmt.Errorf("%s: unreadable position: %v", path, err)
+		return pos, damaged(path, "%s metadata: %v", rundir.MetaPosition, err)
+	}
+	// The loop indexes with these counts: a negative one would panic there.
+	for name, n := range map[string]int64{"task": int64(pos.Task), "epoch": int64(pos.Epoch), "batch": int64(pos.Batch), "step": pos.Step,
+		"online_batches": int64(pos.OnlineBatches), "metrics_bytes": pos.MetricsBytes, "tasks_bytes": pos.TasksBytes} {
+		if n < 0 {
+			return pos, damaged(path, "%s metadata: %s is %d", rundir.MetaPosition, name, n)
+		}
 	}
 	restore := func(name string, dst []float32) error {
 		t, ok := f.Get(name)
 		if !ok {
-			return fmt.Errorf("%s: tensor %s missing", path, name)
+			return damaged(path, "tensor %s missing", name)
 		}
 		if len(t.Data) != len(dst) {
-			return fmt.Errorf("%s: tensor %s has %d values, the model needs %d", path, name, len(t.Data), len(dst))
+			return damaged(path, "tensor %s has %d values, the model needs %d", name, len(t.Data), len(dst))
 		}
 		copy(dst, t.Data)
 		return nil
@@ -136,8 +148,9 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 			return pos, err
 		}
 	}
-	if len(pos.GroupLR) != len(opt.Groups()) {
-		return pos, fmt.Errorf("%s: %d parameter groups saved, the model has %d", path, len(pos.GroupLR), len(opt.Groups()))
+	if len(pos.GroupLR) != len(opt.Groups()) || len(pos.GroupSteps) != len(opt.Groups()) {
+		return pos, damaged(path, "%d parameter groups' learning rates and %d groups' step counts saved, the model has %d groups",
+			len(pos.GroupLR), len(pos.GroupSteps), len(opt.Groups()))
 	}
 	for i := range pos.GroupLR {
 		opt.SetLR(i, pos.GroupLR[i])
@@ -145,7 +158,7 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 	}
 	if a, ok := opt.(*optim.Adam); ok && pos.GroupBetas != nil {
 		if len(pos.GroupBetas) != len(opt.Groups()) {
-			return pos, fmt.Errorf("%s: %d groups' betas saved, the model has %d groups", path, len(pos.GroupBetas), len(opt.Groups()))
+			return pos, damaged(path, "%d groups' betas saved, the model has %d groups", len(pos.GroupBetas), len(opt.Groups()))
 		}
 		for i, b := range pos.GroupBetas {
 			a.SetBetas(i, b[0], b[1])
@@ -161,11 +174,16 @@ func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []flo
 				}
 			}
 			if err := mon.Restore(js, vecs); err != nil {
-				return pos, fmt.Errorf("%s: %v", path, err)
+				return pos, damaged(path, "%v", err)
 			}
 		}
 	}
 	return pos, nil
+}
+
+// damaged is a fault of a lot run checkpoint's content.
+func damaged(path, format string, a ...any) error {
+	return &rundir.Error{Path: path, Kind: rundir.ErrUnreadable, Err: fmt.Errorf(format, a...)}
 }
 
 // ReadConfigOf reads the resolved config of a run directory. Keys its

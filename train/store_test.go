@@ -49,7 +49,11 @@ func TestRunNeverRetrainsOverAnUnreadableRun(t *testing.T) {
 	if !errors.Is(err, rundir.ErrExists) || !errors.Is(err, rundir.ErrOtherVersion) {
 		t.Fatalf("want ErrExists and ErrOtherVersion, got %v", err)
 	}
-	for _, w := range []string{"--resume", "--out", "--force", "extra_key"} {
+	var ee *ExistsError
+	if !errors.As(err, &ee) || ee.Dir != dir {
+		t.Fatalf("want an ExistsError for %s, got %#v", dir, err)
+	}
+	for _, w := range []string{dir, "already holds a run", "extra_key"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("message %q does not mention %s", err, w)
 		}

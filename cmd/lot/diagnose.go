@@ -155,17 +155,17 @@ func loadForDiagnosis(path, activation string, actGiven bool) (m *model.MLP, lay
 			shapes[t.Name] = t.Shape
 		}
 		if spec, lay, err = model.InferLayout(shapes, act); err != nil {
-			return nil, lay, "", fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "model: "))
+			return nil, lay, "", inFile(path, err)
 		}
 		for _, t := range f.Tensors {
 			tensors = append(tensors, model.Tensor{Name: lay.ToLot(t.Name), Shape: t.Shape, Data: t.Data})
 		}
 	}
 	if m, err = model.New(spec); err != nil {
-		return nil, lay, "", fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "model: "))
+		return nil, lay, "", inFile(path, err)
 	}
 	if err := m.LoadStateDict(tensors); err != nil {
-		return nil, lay, "", fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "model: "))
+		return nil, lay, "", inFile(path, err)
 	}
 	return m, lay, origin, nil
 }
@@ -204,4 +204,13 @@ func printReport(w io.Writer, rep diagnostics.Report, spec model.Spec, origin st
 		fmt.Fprintf(w, "note: %s\n", note)
 	}
 	return nil
+}
+
+// inFile names the checkpoint behind a fault of the state_dict it holds.
+func inFile(path string, err error) error {
+	var me *model.Error
+	if errors.As(err, &me) {
+		err = me.Err // worded without the package name, for the file's
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }

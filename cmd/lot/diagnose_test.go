@@ -132,7 +132,7 @@ func TestDiagnoseAuthorsLayout(t *testing.T) {
 	}
 	// Read as ReLU, the CReLU checkpoint's doubled widths are named.
 	_, stderr, ok = runLot("diagnose", "--checkpoint", filepath.Join(dir, "crelu.safetensors"), "--inputs", x, "--labels", y, "--activation", "relu")
-	if ok || !strings.Contains(stderr, "fc2.weight has shape [16 32], but fc1 has 16 outputs") || !strings.Contains(stderr, "is the activation crelu?") {
+	if ok || !strings.Contains(stderr, "crelu.safetensors: fc2.weight has shape [16 32], but fc1 has 16 outputs") || !strings.Contains(stderr, "is the activation crelu?") {
 		t.Fatalf("crelu read as relu: ok=%v %s", ok, stderr)
 	}
 }

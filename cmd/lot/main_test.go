@@ -39,6 +39,17 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 	badWindow := filepath.Join(dir, "badwindow.yaml")
 	os.WriteFile(badWindow, []byte("diagnostics:\n    window: 0\n"), 0o644)
 	out := filepath.Join(dir, "run")
+	// Runs to resume: one whose checkpoint is torn, one whose config.yaml
+	// holds a value this version refuses.
+	torn, refused := filepath.Join(dir, "torn"), filepath.Join(dir, "refused")
+	os.MkdirAll(torn, 0o755)
+	os.WriteFile(filepath.Join(torn, "config.yaml"), []byte("samples: 300\ntasks: 1\nepochs: 1\nhidden: [4]\n"), 0o644)
+	os.WriteFile(filepath.Join(torn, "checkpoint.safetensors"), []byte("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":"), 0o644)
+	os.MkdirAll(refused, 0o755)
+	os.WriteFile(filepath.Join(refused, "config.yaml"), []byte("lr: -1\n"), 0o644)
+	repro := func(args ...string) []string {
+		return append([]string{"reproduce", "fig5", "--out", filepath.Join(dir, "repro")}, args...)
+	}
 	smoke := func(args ...string) []string {
 		return append([]string{"run", "--preset", "smoke", "--out", filepath.Join(dir, "smoke")}, args...)
 	}
@@ -58,7 +69,16 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 		{[]string{"run", "--out", out, "--method", "scheduled", "--max-lr", "-1"}, []string{"--max-lr", "-1"}},
 		{[]string{"run", "--out", out, "--preset", "huge"}, []string{"--preset", "huge"}},
 		{[]string{"run", "--out", out, "--tasks", "zero"}, []string{"--tasks", "zero"}},
-		{[]string{"run", "--resume", filepath.Join(dir, "norun")}, []string{"--resume", "norun"}},
+		{[]string{"run", "--resume", filepath.Join(dir, "norun")}, []string{"--resume", "norun", "not a run directory"}},
+		{[]string{"run", "--resume", torn}, []string{"--resume " + torn + ": ", filepath.Join(torn, "checkpoint.safetensors") + ": unreadable"}},
+		{[]string{"run", "--resume", refused}, []string{"--resume " + refused + ": config.yaml: lr: ", "positive"}},
+		// reproduce's settings are named by its flags.
+		{repro("--scale", "huge"), []string{"--scale: ", "huge"}},
+		{repro("--seeds", "0"), []string{"--seeds: ", "at least 1"}},
+		{repro("--protocol", "mine"), []string{"--protocol: ", "mine"}},
+		{repro("--jobs", "0"), []string{"--jobs: ", "at least 1"}},
+		{repro("--only", "[x"), []string{"--only: ", "not a glob"}},
+		{repro("--only", "nothing-*"), []string{"--only: ", "matches none"}},
 		{[]string{"run"}, []string{"--out"}},
 		// An explicit zero is refused with its reason, never replaced by the
 		// default (which would run, and exit 0, with the smoke preset).
@@ -91,6 +111,25 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 			if !strings.Contains(msg, w) {
 				t.Errorf("%v: message %q does not mention %q", tc.args, msg, w)
 			}
+		}
+	}
+}
+
+// TestMissingMNISTNamesTheDataFlag: without GoMNIST in any module cache
+// the one line says where lot looked and that --data gives the directory.
+func TestMissingMNISTNamesTheDataFlag(t *testing.T) {
+	empty := t.TempDir()
+	cmd := exec.Command(binary, "run", "--preset", "smoke", "--out", filepath.Join(empty, "run"))
+	cmd.Env = append(os.Environ(), "GOMODCACHE="+filepath.Join(empty, "modcache"), "GOPATH="+filepath.Join(empty, "gopath"), "HOME="+empty)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatal("exited 0")
+	}
+	msg := strings.TrimSpace(stderr.String())
+	for _, w := range []string{"lot: data: cannot find the MNIST files", filepath.Join(empty, "modcache"), "go mod download", "with --data DIR"} {
+		if !strings.Contains(msg, w) || strings.Contains(msg, "\n") {
+			t.Errorf("message %q: want one line mentioning %q", msg, w)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lot-toolkit/lot/experiments"
+	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/train"
 )
 
@@ -45,6 +46,10 @@ Figures: %s.`, strings.Join(experiments.Names(), ", ")),
 			}
 			if errors.Is(err, train.ErrInterrupted) {
 				return fmt.Errorf("interrupted; run the same command again to continue")
+			}
+			var ke *keyerr.Error
+			if errors.As(err, &ke) && ke == err { // the setup's fields are named as these flags
+				return fmt.Errorf("--%s: %w", ke.Key, ke.Err)
 			}
 			if err == nil {
 				fmt.Printf("wrote %s\n", filepath.Join(out, experiments.ReportName(figs, protocol)))

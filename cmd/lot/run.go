@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/lot-toolkit/lot/data"
 	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/progress"
 	"github.com/lot-toolkit/lot/rundir"
@@ -57,10 +59,7 @@ default.`,
 				}
 				opts.Out = resume
 				s, err := train.Resume(cmd.Context(), resume, opts)
-				if errors.Is(err, rundir.ErrNoRun) {
-					err = fmt.Errorf("--resume %w", err)
-				}
-				return finish(resume)(s, err)
+				return finish(resume)(s, runDirError("resume", resume, err))
 			}
 			var settings []train.Setting
 			if configPath != "" {
@@ -89,7 +88,8 @@ default.`,
 					fmt.Fprintf(os.Stderr, "lot: moved the run in %s aside to %s\n", out, moved)
 				}
 			}
-			return finish(out)(train.Run(cmd.Context(), cfg, opts))
+			s, err := train.Run(cmd.Context(), cfg, opts)
+			return finish(out)(s, runDirError("out", out, err))
 		},
 	}
 	f := cmd.Flags()
@@ -158,11 +158,37 @@ func userError(err error, settings []train.Setting) error {
 	return fmt.Errorf("--config %s: %w", source, err)
 }
 
+// runDirError names the flag that gave the run directory dir behind a
+// fault of that directory, and says what can be done with one that holds
+// a run; other errors are returned as they are.
+func runDirError(flag, dir string, err error) error {
+	var (
+		ee *train.ExistsError
+		de *train.DirError
+		re *rundir.Error
+	)
+	switch {
+	case errors.As(err, &ee):
+		return fmt.Errorf("--out %w; continue it with --resume %s, choose another --out, or give --force to move it aside to %s.old-N",
+			err, ee.Dir, filepath.Clean(ee.Dir))
+	case errors.As(err, &de):
+		return fmt.Errorf("--%s %w", flag, err)
+	case errors.As(err, &re) && filepath.Clean(re.Path) == filepath.Clean(dir):
+		return fmt.Errorf("--%s %w", flag, err) // the error names dir
+	case errors.As(err, &re):
+		return fmt.Errorf("--%s %s: %w", flag, dir, err)
+	}
+	return err
+}
+
 // finish reports a run's outcome; dir is its run directory.
 func finish(dir string) func(*train.Summary, error) error {
 	return func(s *train.Summary, err error) error {
 		if errors.Is(err, train.ErrInterrupted) {
 			return interrupted{dir}
+		}
+		if errors.Is(err, data.ErrNoDefaultDir) {
+			return fmt.Errorf("%w with --data DIR", err)
 		}
 		if err != nil {
 			return err
