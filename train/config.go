@@ -149,7 +149,7 @@ var Methods []string
 func Default() Config {
 	diag := diagConfigOf(diagnostics.DefaultOptions())
 	diag.Level = diagnostics.Light.String()
-	return Config{
+	c := Config{
 		Protocol: "paper",
 		Stream:   "random-label", Samples: 21000, Normalize: data.NormalizeSubset, Relabel: 1, Tasks: 10, Epochs: 20, Batch: 256,
 		Hidden: []int{256}, Activation: "relu", Init: string(model.InitTorch),
@@ -157,8 +157,14 @@ func Default() Config {
 		Reg: "none", RegStrength: 1e-3, Method: "vanilla",
 		Seed: 0, Threads: 1, LogEvery: 40, LogPhase: schedule.PhaseEnd,
 		Diagnostics: diag, Schedule: schedConfigOf(schedule.DefaultOptions()),
-		CBP: defaultCBP, ReDo: defaultReDo, ShrinkPerturb: defaultShrinkPerturb, Spectral: defaultSpectral,
+		Spectral: defaultSpectral,
 	}
+	for _, d := range methodDefs {
+		if d.Defaults != nil {
+			d.Defaults(&c)
+		}
+	}
+	return c
 }
 
 // Presets are named starting points; the user's settings override their

@@ -117,7 +117,7 @@ var knobs = []Knob{
 			}
 			return nil
 		}},
-	{Flag: "reg", Help: "`none`, `l2` (coupled weight decay, as `Adam(weight_decay=λ)`), `wasserstein`, `l2init`",
+	{Flag: "reg", Help: "`none`, `l2` (coupled weight decay, as `Adam(weight_decay=λ)`), `wasserstein`, `l2init`, `spectral` (see [Methods](#methods))",
 		field: func(c *Config) any { return &c.Reg }, check: func(c *Config) error { return oneOf(c.Reg, regularize.Kinds) }},
 	{Flag: "reg-strength", Help: "λ; 0 turns the regulariser off",
 		field: func(c *Config) any { return &c.RegStrength }, check: func(c *Config) error { return atLeastF(c.RegStrength, 0) }},

@@ -45,8 +45,10 @@ type MethodDef struct {
 	// FullDiagnostics marks a method that reads the sharpness: its runs
 	// default to full diagnostics and refuse anything less.
 	FullDiagnostics bool
-	// Knobs are its constants' settings (Config fields in its nested map).
-	Knobs []Knob
+	// Knobs are its constants' settings (Config fields in its nested map),
+	// and Defaults sets their defaults in Default's config.
+	Knobs    []Knob
+	Defaults func(c *Config)
 	// Validate checks its constants, as faults keyed by config key.
 	Validate func(c *Config) error
 }

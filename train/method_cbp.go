@@ -23,9 +23,10 @@ type CBPConfig struct {
 var defaultCBP = CBPConfig{Rate: 1e-4, Decay: 0.99, Maturity: 100}
 
 var _ = registerMethod(MethodDef{
-	Name: "cbp",
-	Help: "Continual Backprop, Dohare et al. 2024: after each update, per hidden layer, replace the mature units of lowest contribution utility at `--cbp-rate`",
-	New:  newCBP,
+	Name:     "cbp",
+	Help:     "Continual Backprop, Dohare et al. 2024: after each update, per hidden layer, replace the mature units of lowest contribution utility at `--cbp-rate`",
+	New:      newCBP,
+	Defaults: func(c *Config) { c.CBP = defaultCBP },
 	Knobs: []Knob{
 		{Flag: "cbp-rate", Help: "ρ, replacements per mature unit per update in each hidden layer, accumulated fractionally; in [0, 1]",
 			field: func(c *Config) any { return &c.CBP.Rate }, check: func(c *Config) error { return within(c.CBP.Rate, 0, 1) }},

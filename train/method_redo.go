@@ -19,8 +19,9 @@ type ReDoConfig struct {
 var defaultReDo = ReDoConfig{Tau: 0.1, Every: 1000}
 
 var _ = registerMethod(MethodDef{
-	Name: "redo",
-	Help: "ReDo, Sokar et al. 2023: every `--redo-every` updates, re-initialise each hidden layer's τ-dormant units, s_i = E|h_i| / mean_j E|h_j| ≤ τ on the batch",
+	Name:     "redo",
+	Help:     "ReDo, Sokar et al. 2023: every `--redo-every` updates, re-initialise each hidden layer's τ-dormant units, s_i = E|h_i| / mean_j E|h_j| ≤ τ on the batch",
+	Defaults: func(c *Config) { c.ReDo = defaultReDo },
 	New: func(r *run) (Method, error) {
 		return &redo{c: r.cfg.ReDo, init: model.Init(r.cfg.Init), seed: r.cfg.Seed}, nil
 	},

@@ -17,9 +17,10 @@ type ShrinkPerturbConfig struct {
 var defaultShrinkPerturb = ShrinkPerturbConfig{Shrink: 0.4, Noise: 0.01}
 
 var _ = registerMethod(MethodDef{
-	Name: "shrink-perturb",
-	Help: "Shrink & Perturb, Ash & Adams 2020: at each task start θ ← λθ + σ·ε, ε ~ N(0, 1) per parameter",
-	New:  func(*run) (Method, error) { return shrinkPerturb{}, nil },
+	Name:     "shrink-perturb",
+	Help:     "Shrink & Perturb, Ash & Adams 2020: at each task start θ ← λθ + σ·ε, ε ~ N(0, 1) per parameter",
+	New:      func(*run) (Method, error) { return shrinkPerturb{}, nil },
+	Defaults: func(c *Config) { c.ShrinkPerturb = defaultShrinkPerturb },
 	Knobs: []Knob{
 		{Flag: "sp-shrink", Help: "λ of Shrink & Perturb, in [0, 1]; 1 does not shrink",
 			field: func(c *Config) any { return &c.ShrinkPerturb.Shrink }, check: func(c *Config) error { return within(c.ShrinkPerturb.Shrink, 0, 1) }},
