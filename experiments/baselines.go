@@ -38,7 +38,7 @@ var baselineStreams = []string{"random-label", "permuted"}
 // baselineSignals are the paper's signals read per task: the name in the
 // report, the metric, and whether it is per step (averaged per task).
 var baselineSignals = []struct{ name, metric string }{
-	{"ρ̂", "rho_hat"},
+	{"ρ̂ (share of steps above the bound)", "rho_hat"},
 	{"dead units (fc1)", "diag.layers.fc1.dead_units"},
 	{"effective rank (fc1)", "diag.layers.fc1.effective_rank"},
 	{"Fisher rank", "diag.fisher_rank"},
