@@ -153,3 +153,16 @@ func (s *SGD) Step(params, grad []float32) {
 		}
 	}
 }
+
+// ResetEntries clears every state buffer of o (Adam's moments, SGD's
+// momentum) at the given indices of the parameter vector, as if those
+// parameters were new; other entries and the groups' step counts are
+// untouched (Adam's bias correction stays per group, where continual
+// backprop's reference Adam keeps a step count per entry).
+func ResetEntries(o Optimizer, idx []int) {
+	for _, buf := range o.State() {
+		for _, i := range idx {
+			buf[i] = 0
+		}
+	}
+}

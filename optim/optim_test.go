@@ -89,3 +89,33 @@ func BenchmarkAdam203k(b *testing.B) {
 		opt.Step(p, g)
 	}
 }
+
+// TestResetEntriesClearsExactlyThoseEntries: after some steps, the listed
+// entries of every state buffer are zero and all others are unchanged.
+func TestResetEntriesClearsExactlyThoseEntries(t *testing.T) {
+	groups := []Group{{Name: "a", Offset: 0, Len: 6, LR: 0.1}}
+	for _, o := range []Optimizer{NewAdam(6, groups), NewSGD(6, []Group{{Name: "a", Offset: 0, Len: 6, LR: 0.1}}, 0.9)} {
+		p, g := []float32{1, 2, 3, 4, 5, 6}, []float32{0.1, -0.2, 0.3, -0.4, 0.5, -0.6}
+		o.Step(p, g)
+		o.Step(p, g)
+		before := map[string][]float32{}
+		for name, buf := range o.State() {
+			before[name] = append([]float32(nil), buf...)
+		}
+		ResetEntries(o, []int{1, 4})
+		for name, buf := range o.State() {
+			for i, v := range buf {
+				want := before[name][i]
+				if i == 1 || i == 4 {
+					want = 0
+				}
+				if v != want || before[name][i] == 0 {
+					t.Fatalf("%s[%d] = %v, want %v (before %v)", name, i, v, want, before[name][i])
+				}
+			}
+		}
+		if o.Groups()[0].Steps != 2 && o.Groups()[0].Steps != 0 {
+			t.Fatal("step count changed")
+		}
+	}
+}

@@ -1,7 +1,7 @@
 // Package regularize owns the regularisers that are terms of the training
 // loss: the Wasserstein regulariser (distance of each tensor's value
-// distribution from its initial one) and L2-init (distance from the initial
-// values). Plain L2 is not here: as in the paper, it is coupled weight decay
+// distribution from its initial one), L2-init (distance from the initial
+// values) and spectral regularisation (each layer's top singular value). Plain L2 is not here: as in the paper, it is coupled weight decay
 // inside the optimiser.
 package regularize
 
@@ -26,7 +26,14 @@ type Regularizer interface {
 }
 
 // Kinds lists the accepted --reg values.
-var Kinds = []string{"none", "l2", "wasserstein", "l2init"}
+var Kinds = []string{"none", "l2", "wasserstein", "l2init", "spectral"}
+
+// Stateful is a regulariser with state a checkpoint must keep (the
+// spectral regulariser's warm starts).
+type Stateful interface {
+	State() map[string][]float32
+	Restore(vecs map[string][]float32) error
+}
 
 // New builds the in-loss regulariser of the given kind for m's parameters,
 // anchored at anchor (θ0, laid out as m.Params). It returns nil for "none"
@@ -42,8 +49,10 @@ func New(kind string, strength float64, m *model.MLP, anchor []float32) (Regular
 		return newWasserstein(strength, m, anchor), nil
 	case "l2init":
 		return &L2Init{Strength: strength, Anchor: slices.Clone(anchor)}, nil
+	case "spectral": // the authors' constants; NewSpectral takes others
+		return NewSpectral(strength, 2, 1, m)
 	}
-	return nil, fmt.Errorf("unknown regulariser %q (want one of: none, l2, wasserstein, l2init)", kind)
+	return nil, fmt.Errorf("unknown regulariser %q (want one of: none, l2, wasserstein, l2init, spectral)", kind)
 }
 
 // L2Init is λ·‖θ − θ0‖² (Kumar et al., 2023).

@@ -19,16 +19,19 @@ const (
 	MetaSpec        = "lot.spec"
 	MetaPosition    = "lot.position"
 	MetaDiagnostics = "lot.diagnostics"
+	MetaMethod      = "lot.method" // the method's own state (train.Method), if any
 	FormatVersion   = "1"
 
 	OptimizerPrefix   = "optimizer."
 	AnchorPrefix      = "anchor."
 	DiagnosticsPrefix = "diagnostics."
 	DiagPowerPrefix   = DiagnosticsPrefix + "power."
+	MethodPrefix      = "method."
+	RegPrefix         = "reg." // a stateful in-loss regulariser's state
 )
 
 // extraPrefixes name the tensors that are not the model's state_dict.
-var extraPrefixes = []string{OptimizerPrefix, AnchorPrefix, DiagnosticsPrefix}
+var extraPrefixes = []string{OptimizerPrefix, AnchorPrefix, DiagnosticsPrefix, MethodPrefix, RegPrefix}
 
 // SpecMeta is the architecture as stored in checkpoint metadata, so that
 // tools can rebuild the model without the config.

@@ -47,6 +47,11 @@ type Config struct {
 
 	Diagnostics DiagConfig  `yaml:"diagnostics"`
 	Schedule    SchedConfig `yaml:"schedule"` // method scheduled
+	// The baselines' constants, each in its nested map (method_*.go).
+	CBP           CBPConfig           `yaml:"cbp"`            // method cbp
+	ReDo          ReDoConfig          `yaml:"redo"`           // method redo
+	ShrinkPerturb ShrinkPerturbConfig `yaml:"shrink_perturb"` // method shrink-perturb
+	Spectral      SpectralConfig      `yaml:"spectral"`       // reg spectral
 
 	Seed     uint64 `yaml:"seed"`
 	Threads  int    `yaml:"threads"`
@@ -135,8 +140,8 @@ func schedConfigOf(o schedule.Options) SchedConfig {
 		WarmCounter: o.WarmCounter, Every: o.Every}
 }
 
-// Methods lists the accepted methods.
-var Methods = []string{"vanilla", "reset-optimizer", "reset-model", "scheduled"}
+// Methods lists the accepted methods (the registered ones: see Method).
+var Methods []string
 
 // Default is the paper's setting, at a length that runs in minutes. The
 // constants of the diagnostics and of the controller are their packages'
@@ -144,7 +149,7 @@ var Methods = []string{"vanilla", "reset-optimizer", "reset-model", "scheduled"}
 func Default() Config {
 	diag := diagConfigOf(diagnostics.DefaultOptions())
 	diag.Level = diagnostics.Light.String()
-	return Config{
+	c := Config{
 		Protocol: "paper",
 		Stream:   "random-label", Samples: 21000, Normalize: data.NormalizeSubset, Relabel: 1, Tasks: 10, Epochs: 20, Batch: 256,
 		Hidden: []int{256}, Activation: "relu", Init: string(model.InitTorch),
@@ -152,7 +157,14 @@ func Default() Config {
 		Reg: "none", RegStrength: 1e-3, Method: "vanilla",
 		Seed: 0, Threads: 1, LogEvery: 40, LogPhase: schedule.PhaseEnd,
 		Diagnostics: diag, Schedule: schedConfigOf(schedule.DefaultOptions()),
+		Spectral: defaultSpectral,
 	}
+	for _, d := range methodDefs {
+		if d.Defaults != nil {
+			d.Defaults(&c)
+		}
+	}
+	return c
 }
 
 // Presets are named starting points; the user's settings override their
@@ -194,13 +206,12 @@ func (c *Config) Validate() error {
 	if _, err := c.Diagnostics.Options(); err != nil {
 		return err
 	}
-	if c.Method == "scheduled" {
-		if c.Diagnostics.Level != "full" {
-			return keyerr.Errorf("method", "scheduled needs full diagnostics (its bound α̃* needs the sharpness), got diagnostics %s", c.Diagnostics.Level)
-		}
-		if err := keyerr.Under("schedule", c.Schedule.Options().Validate()); err != nil {
-			return err
-		}
+	d, _ := methodDef(c.Method) // known: its knob checked it
+	if d.FullDiagnostics && c.Diagnostics.Level != "full" {
+		return keyerr.Errorf("method", "%s needs full diagnostics (it reads the sharpness), got diagnostics %s", c.Method, c.Diagnostics.Level)
+	}
+	if d.Validate != nil {
+		return d.Validate(c)
 	}
 	return nil
 }

@@ -127,7 +127,7 @@ func FuzzCheckpointState(f *testing.F) {
 				edited.Tensors[k].Data = edited.Tensors[k].Data[:len(edited.Tensors[k].Data)/2]
 			}
 		}
-		got, err := restoreFrom(path, &edited, m, opt, anchor, mon)
+		got, err := restoreFrom(path, &edited, m, opt, anchor, mon, noHooks{}, nil)
 		if err != nil {
 			if !errors.Is(err, rundir.ErrUnreadable) {
 				t.Fatalf("want ErrUnreadable, got %v", err)

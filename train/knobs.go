@@ -117,11 +117,11 @@ var knobs = []Knob{
 			}
 			return nil
 		}},
-	{Flag: "reg", Help: "`none`, `l2` (coupled weight decay, as `Adam(weight_decay=λ)`), `wasserstein`, `l2init`",
+	{Flag: "reg", Help: "`none`, `l2` (coupled weight decay, as `Adam(weight_decay=λ)`), `wasserstein`, `l2init`, `spectral` (see [Methods](#methods))",
 		field: func(c *Config) any { return &c.Reg }, check: func(c *Config) error { return oneOf(c.Reg, regularize.Kinds) }},
 	{Flag: "reg-strength", Help: "λ; 0 turns the regulariser off",
 		field: func(c *Config) any { return &c.RegStrength }, check: func(c *Config) error { return atLeastF(c.RegStrength, 0) }},
-	{Flag: "method", Help: "`vanilla`, `reset-optimizer` (fresh optimiser state each task), `reset-model` (fresh weights and optimiser each task), `scheduled` (the per-layer controller, below; its diagnostics default to `full`)",
+	{Flag: "method", // Help: the registered methods (init)
 		field: func(c *Config) any { return &c.Method }, check: func(c *Config) error { return oneOf(c.Method, Methods) }},
 	{Flag: "seed", Help: "seed of every random draw",
 		field: func(c *Config) any { return &c.Seed }},
@@ -198,6 +198,16 @@ var knobs = []Knob{
 var byKey = map[string]*Knob{}
 
 func init() {
+	// The methods' own knobs join the table, and the method knob's help
+	// lists them, once every method has registered.
+	var help []string
+	for _, d := range methodDefs {
+		Methods = append(Methods, d.Name)
+		help = append(help, "`"+d.Name+"` ("+d.Help+")")
+		knobs = append(knobs, d.Knobs...)
+	}
+	knobs = append(knobs, extraKnobs...)
+	knobs[slices.IndexFunc(knobs, func(k Knob) bool { return k.Flag == "method" })].Help = strings.Join(help, ", ")
 	var c Config
 	keys := map[any]string{} // field address → dotted key
 	var walk func(v reflect.Value, prefix string)
@@ -398,7 +408,7 @@ func resolve(preset string, settings []Setting) (Config, error) {
 	}
 	// The controller needs the sharpness: scheduled runs measure full
 	// diagnostics unless told otherwise (which Validate refuses).
-	if c.Method == "scheduled" && !set["diagnostics.level"] {
+	if d, ok := methodDef(c.Method); ok && d.FullDiagnostics && !set["diagnostics.level"] {
 		c.Diagnostics.Level = "full"
 	}
 	return c, nil

@@ -173,6 +173,7 @@ type run struct {
 	anchor []float32 // θ0 of the in-loss regulariser
 	st     *Stepper
 	mon    *diagnostics.Monitor // nil when diagnostics are off
+	method Method
 	pos    Position
 
 	metrics, tasks *rundir.Log
@@ -200,7 +201,8 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 	r.opt = NewOptimizer(&cfg, r.m)
 	// Under reset-model the authors rebuild a single-group Adam each task,
 	// so their ramp reaches every layer.
-	if r.betas, err = optim.NewBetaSchedule(cfg.AdamBetas, r.opt, cfg.Epochs, cfg.Method == "reset-model"); err != nil {
+	def, _ := methodDef(cfg.Method) // validated with the config
+	if r.betas, err = optim.NewBetaSchedule(cfg.AdamBetas, r.opt, cfg.Epochs, def.RebuildsOptimizer); err != nil {
 		return nil, err
 	}
 	r.anchor = slices.Clone(r.m.Params)
@@ -209,8 +211,12 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 	if r.mon, err = r.newMonitor(); err != nil {
 		return nil, err
 	}
+	if r.method, err = newMethod(r); err != nil {
+		return nil, err
+	}
+	regState := map[string][]float32{} // filled on resume; the regulariser needs the restored anchor first
 	if resume {
-		r.pos, err = loadCheckpoint(rundir.Checkpoint(opts.Out), r.m, r.opt, r.anchor, r.mon)
+		r.pos, err = loadCheckpoint(rundir.Checkpoint(opts.Out), r.m, r.opt, r.anchor, r.mon, r.method, regState)
 		switch {
 		case errors.Is(err, rundir.ErrNoRun):
 			r.pos = Position{} // stopped before its first checkpoint: start afresh
@@ -219,8 +225,13 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 		}
 		r.wallBase = r.pos.WallSeconds
 	}
-	if r.reg, err = regularize.New(cfg.Reg, cfg.RegStrength, r.m, r.anchor); err != nil {
+	if r.reg, err = r.newReg(); err != nil {
 		return nil, err
+	}
+	if s, ok := r.reg.(regularize.Stateful); ok && len(regState) > 0 {
+		if err := s.Restore(regState); err != nil {
+			return nil, damaged(rundir.Checkpoint(opts.Out), "regulariser state: %v", err)
+		}
 	}
 	if r.mon != nil {
 		r.mon.SetRegScale(regScale(r.reg))
@@ -287,29 +298,7 @@ func (r *run) checkpoint() error {
 	}
 	r.pos.MetricsBytes, r.pos.TasksBytes = r.metrics.Size(), r.tasks.Size()
 	r.pos.WallSeconds = r.wall()
-	return saveCheckpoint(rundir.Checkpoint(r.opts.Out), r.cfg, r.m, r.opt, r.anchor, r.mon, r.pos)
-}
-
-// startTask applies the method's task-boundary action.
-func (r *run) startTask() error {
-	if r.pos.Task == 0 {
-		return nil
-	}
-	switch r.cfg.Method {
-	case "reset-optimizer":
-		r.opt.Reset()
-	case "reset-model":
-		if err := r.m.Initialize(model.Init(r.cfg.Init), rng.New(r.cfg.Seed, "init", r.pos.Task)); err != nil {
-			return err
-		}
-		r.opt.Reset()
-		copy(r.anchor, r.m.Params)
-		var err error
-		if r.reg, err = regularize.New(r.cfg.Reg, r.cfg.RegStrength, r.m, r.anchor); err != nil {
-			return err
-		}
-	}
-	return nil
+	return saveCheckpoint(rundir.Checkpoint(r.opts.Out), r.cfg, r.m, r.opt, r.anchor, r.mon, r.method, r.reg, r.pos)
 }
 
 func (r *run) loop(ctx context.Context) error {
@@ -317,12 +306,6 @@ func (r *run) loop(ctx context.Context) error {
 	B, D := cfg.Batch, r.stream.InputDim()
 	lp := &loopState{B: B, D: D, nb: (r.stream.Size() + B - 1) / B, xb: make([]float32, B*D), yb: make([]int32, B),
 		lrs: make(map[string]float64, len(r.opt.Groups()))}
-	if cfg.Method == "scheduled" {
-		signals, _ := cfg.Diagnostics.Options() // validated with the config
-		opts := cfg.Schedule.Options()
-		opts.Phase = cfg.LogPhase // decisions fall where logging does
-		lp.ctrl = schedule.New(r.opt, opts, signals)
-	}
 	rep, mon, nb := r.opts.Reporter, r.mon, lp.nb
 	if rep != nil {
 		rep.Start(cfg, int64(cfg.Tasks)*int64(cfg.Epochs)*int64(nb), r.pos.Step)
@@ -334,7 +317,7 @@ func (r *run) loop(ctx context.Context) error {
 			return err
 		}
 		if r.pos.Epoch == 0 && r.pos.Batch == 0 && r.pos.OnlineBatches == 0 {
-			if err := r.startTask(); err != nil {
+			if err := r.method.StartTask(r); err != nil {
 				return err
 			}
 			if mon != nil {
@@ -410,18 +393,16 @@ func regScale(reg regularize.Regularizer) float64 {
 	return reg.HessianScale()
 }
 
-// loopState is the training loop's scratch: batch buffers and the
-// controller.
+// loopState is the training loop's scratch: the batch buffers.
 type loopState struct {
 	B, D, nb int
 	xb       []float32
 	yb       []int32
 	lrs      map[string]float64
-	ctrl     *schedule.Controller
 }
 
-// step trains on the position's batch of the epoch's order and, every
-// LogEvery steps, measures the diagnostics, lets the controller decide and
+// step trains on the position's batch of the epoch's order, runs the
+// method's hooks and, every LogEvery steps, measures the diagnostics and
 // logs a metrics row.
 func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 	cfg, st, mon, D := r.cfg, r.st, r.mon, lp.D
@@ -431,9 +412,9 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 		copy(lp.xb[i*D:(i+1)*D], task.X[j*D:(j+1)*D])
 		lp.yb[i] = task.Y[j]
 	}
-	st.Reg = r.reg // startTask may have re-anchored it
+	st.Reg = r.reg // the method's StartTask may have re-anchored it
 	logging := logDue(r.pos.Step, cfg.LogEvery, cfg.LogPhase)
-	deciding := lp.ctrl != nil && lp.ctrl.Due(r.pos.Step, cfg.LogEvery)
+	deciding := r.method.Due(r.pos.Step)
 	measuring := mon != nil && (logging || deciding)
 	// The controller's clock: steps completed in the run and in the task.
 	// Phase start decides before the step's update, as the authors' code,
@@ -455,6 +436,9 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 		if d := checkUpdate(r.m, st.Grad, r.pos.Step+1, r.pos.Task); d != nil {
 			return &DivergedError{Dir: r.opts.Out, Divergence: *d}
 		}
+		if err := r.method.AfterUpdate(r); err != nil {
+			return err
+		}
 	}
 	epoch := r.pos.Epoch
 	r.pos.Step++
@@ -465,7 +449,7 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 	// The authors set the betas after optimizer.step() and after their
 	// diagnostics, so these see the betas the step used.
 	defer r.betas.AfterStep(epoch)
-	if !measuring && !logging {
+	if !measuring && !logging && !deciding {
 		return nil
 	}
 	var row MetricsRow
@@ -479,8 +463,8 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 	if measuring {
 		row.Diag = mon.After()
 	}
-	if deciding {
-		row.Sched = lp.ctrl.Decide(row.Diag, clock)
+	if err := r.method.AtLog(r, &row, clock, deciding); err != nil {
+		return err
 	}
 	if !logging {
 		return nil

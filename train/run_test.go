@@ -125,10 +125,19 @@ func TestResumedRunEqualsUninterrupted(t *testing.T) {
 		// power iterations and the run-wide warm counter.
 		{"scheduled", "wasserstein", "adam", "authors"},
 		{"reset-model", "l2", "adam", "authors"},
+		// The baselines, at constants that act within these 60 updates, and
+		// the spectral regulariser (its warm starts are checkpointed).
+		{"cbp", "none", "adam", "paper"},
+		{"redo", "l2", "adam", "paper"},
+		{"shrink-perturb", "l2init", "sgd", "paper"},
+		{"vanilla", "spectral", "adam", "paper"},
+		{"cbp", "spectral", "adam", "authors"},
 	} {
-		t.Run(tc.method+"-"+tc.protocol, func(t *testing.T) {
+		t.Run(tc.method+"-"+tc.reg+"-"+tc.protocol, func(t *testing.T) {
 			cfg := small()
 			cfg.Method, cfg.Reg, cfg.Optimizer, cfg.RegStrength = tc.method, tc.reg, tc.opt, 1e-2
+			cfg.CBP = CBPConfig{Rate: 0.02, Decay: 0.9, Maturity: 3}
+			cfg.ReDo = ReDoConfig{Tau: 0.6, Every: 4}
 			cfg.BatchNorm = tc.method == "reset-optimizer"
 			if tc.method != "reset-model" { // scheduled needs full diagnostics anyway
 				// Full diagnostics carry state (volatility windows, warm
@@ -137,7 +146,8 @@ func TestResumedRunEqualsUninterrupted(t *testing.T) {
 			}
 			if tc.protocol == "authors" {
 				var settings []Setting
-				for _, k := range []string{"samples", "tasks", "epochs", "batch", "log_every", "method", "reg", "reg_strength", "diagnostics.level"} {
+				for _, k := range []string{"samples", "tasks", "epochs", "batch", "log_every", "method", "reg", "reg_strength", "diagnostics.level",
+					"cbp.rate", "cbp.decay", "cbp.maturity", "redo.tau", "redo.every"} {
 					kn, _ := KnobOf(k)
 					settings = append(settings, Setting{Key: k, Value: kn.Get(&cfg)})
 				}
@@ -167,8 +177,30 @@ func TestResumedRunEqualsUninterrupted(t *testing.T) {
 			}
 			sameOutputs(t, whole, split)
 			compareTensors(t, rundir.Checkpoint(whole), rundir.Checkpoint(split))
+			if tc.method == "cbp" { // the test is void unless units were replaced
+				f, err := checkpoint.Read(rundir.Checkpoint(whole))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if js := f.Meta[rundir.MetaMethod]; !strings.Contains(js, `"replaced":`) || strings.Contains(js, `"replaced":0`) {
+					t.Fatalf("no replacements: %s", js[max(0, len(js)-40):])
+				}
+				if js, ok := readMeta(t, rundir.Checkpoint(split)); !ok || js != f.Meta[rundir.MetaMethod] {
+					t.Fatal("the method's state differs after resume")
+				}
+			}
 		})
 	}
+}
+
+func readMeta(t *testing.T, path string) (string, bool) {
+	t.Helper()
+	f, err := checkpoint.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, ok := f.Meta[rundir.MetaMethod]
+	return js, ok
 }
 
 // compareTensors checks that two checkpoints hold bit-identical tensors:

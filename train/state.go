@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/lot-toolkit/lot/checkpoint"
 	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/model"
 	"github.com/lot-toolkit/lot/optim"
+	"github.com/lot-toolkit/lot/regularize"
 	"github.com/lot-toolkit/lot/rundir"
 )
 
@@ -45,7 +48,7 @@ func (p Position) Done(cfg *Config) bool { return p.Task >= cfg.Tasks }
 
 // saveCheckpoint writes weights (PyTorch names), optimiser state, the
 // regulariser's anchor and the position.
-func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor, pos Position) error {
+func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor, method Method, reg regularize.Regularizer, pos Position) error {
 	var ts []checkpoint.Tensor
 	for _, t := range m.StateDict() {
 		ts = append(ts, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data})
@@ -86,21 +89,35 @@ func saveCheckpoint(path string, cfg *Config, m *model.MLP, opt optim.Optimizer,
 			ts = append(ts, checkpoint.Tensor{Name: rundir.DiagPowerPrefix + name, Shape: []int{len(v)}, Data: v})
 		}
 	}
+	if js, vecs := method.State(); js != "" || len(vecs) > 0 {
+		meta[rundir.MetaMethod] = js
+		for _, name := range slices.Sorted(maps.Keys(vecs)) {
+			ts = append(ts, checkpoint.Tensor{Name: rundir.MethodPrefix + name, Shape: []int{len(vecs[name])}, Data: vecs[name]})
+		}
+	}
+	if s, ok := reg.(regularize.Stateful); ok {
+		vecs := s.State()
+		for _, name := range slices.Sorted(maps.Keys(vecs)) {
+			ts = append(ts, checkpoint.Tensor{Name: rundir.RegPrefix + name, Shape: []int{len(vecs[name])}, Data: vecs[name]})
+		}
+	}
 	return rundir.WriteCheckpoint(path, ts, meta)
 }
 
-// loadCheckpoint restores weights, optimiser state and anchor in place and
-// returns the saved position. Every fault is a *rundir.Error naming path.
-func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor) (Position, error) {
+// loadCheckpoint restores weights, optimiser state, anchor, diagnostics
+// and the method's state in place and returns the saved position. A
+// stateful regulariser's vectors go to regState (the regulariser is built
+// after the anchor is restored). Every fault is a *rundir.Error naming path.
+func loadCheckpoint(path string, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor, method Method, regState map[string][]float32) (Position, error) {
 	f, err := rundir.ReadCheckpoint(path)
 	if err != nil {
 		return Position{}, err
 	}
-	return restoreFrom(path, f, m, opt, anchor, mon)
+	return restoreFrom(path, f, m, opt, anchor, mon, method, regState)
 }
 
 // restoreFrom is loadCheckpoint after reading the file: f is what path holds.
-func restoreFrom(path string, f *checkpoint.File, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor) (Position, error) {
+func restoreFrom(path string, f *checkpoint.File, m *model.MLP, opt optim.Optimizer, anchor []float32, mon *diagnostics.Monitor, method Method, regState map[string][]float32) (Position, error) {
 	var pos Position
 	if err := json.Unmarshal([]byte(f.Meta[rundir.MetaPosition]), &pos); err != nil {
 		return pos, damaged(path, "%s metadata: %v", rundir.MetaPosition, err)
@@ -177,6 +194,18 @@ func restoreFrom(path string, f *checkpoint.File, m *model.MLP, opt optim.Optimi
 				return pos, damaged(path, "%v", err)
 			}
 		}
+	}
+	vecs := map[string][]float32{}
+	for _, t := range f.Tensors {
+		if name, ok := strings.CutPrefix(t.Name, rundir.MethodPrefix); ok {
+			vecs[name] = t.Data
+		}
+		if name, ok := strings.CutPrefix(t.Name, rundir.RegPrefix); ok && regState != nil {
+			regState[name] = t.Data
+		}
+	}
+	if err := method.Restore(f.Meta[rundir.MetaMethod], vecs); err != nil {
+		return pos, damaged(path, "method state: %v", err)
 	}
 	return pos, nil
 }

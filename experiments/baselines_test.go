@@ -1,0 +1,53 @@
+package experiments
+
+import (
+	"math"
+	"testing"
+)
+
+// TestMeanCI: [1, 2, 3] has mean 2, sample sd 1, so the 95% half-width is
+// t(0.975, 2 dof)·1/√3 = 4.303/√3; one value has no interval.
+func TestMeanCI(t *testing.T) {
+	m, h := meanCI([]float64{1, 2, 3})
+	if m != 2 || math.Abs(h-4.303/math.Sqrt(3)) > 1e-12 {
+		t.Fatalf("mean %v half %v", m, h)
+	}
+	if _, h := meanCI([]float64{5}); !math.IsNaN(h) {
+		t.Fatal("one seed gave an interval")
+	}
+	// Beyond the table t approaches 1.96: at 30 seeds t = 2.045.
+	if math.Abs(tCrit(30)-2.045) > 0.01 {
+		t.Fatalf("t(30) = %v", tCrit(30))
+	}
+}
+
+// TestBaselineRunsCoverEveryMethod: each stream × method × seed once, with
+// full diagnostics, and the spectral one regularised spectrally.
+func TestBaselineRunsCoverEveryMethod(t *testing.T) {
+	runs := baselineRuns(Setup{Scale: "smoke", Seeds: 3, Protocol: "paper"})
+	if len(runs) != len(baselineStreams)*len(baselineMethods)*3 {
+		t.Fatalf("%d runs", len(runs))
+	}
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if seen[r.Name] {
+			t.Fatalf("run %s twice", r.Name)
+		}
+		seen[r.Name] = true
+		if err := r.Config.Validate(); err != nil {
+			t.Fatalf("%s: %v", r.Name, err)
+		}
+		if r.Config.Diagnostics.Level != "full" {
+			t.Fatalf("%s: diagnostics %s", r.Name, r.Config.Diagnostics.Level)
+		}
+	}
+	for _, r := range runs {
+		if r.Name == "baselines-permuted-spectral-s2" {
+			if c := r.Config; c.Reg != "spectral" || c.Method != "vanilla" || c.Stream != "permuted" || c.Seed != 2 {
+				t.Fatalf("spectral run: method %s reg %s stream %s seed %d", c.Method, c.Reg, c.Stream, c.Seed)
+			}
+			return
+		}
+	}
+	t.Fatal("no spectral run")
+}
