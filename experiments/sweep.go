@@ -47,6 +47,10 @@ const (
 	SweepSummaryMarkdown = "summary.md"
 )
 
+// ErrSweepPending is returned when points have not finished (they were
+// submitted to a batch system, say): run the sweep again once they have.
+var ErrSweepPending = errors.New("points not finished yet, summary not written")
+
 // ReadSweep reads a sweep file; errors name it.
 func ReadSweep(path string) (SweepSpec, error) {
 	raw, err := os.ReadFile(path)
@@ -215,7 +219,7 @@ func nameSafe(v string) string {
 // skipped, interrupted ones resumed) under dir, keeping the file as
 // SweepFile(dir), and once every point has finished writes the summaries
 // SweepSummaryCSV and SweepSummaryMarkdown: each point's final and mean
-// online accuracy. ErrPending until then.
+// online accuracy. ErrSweepPending until then.
 func Sweep(ctx context.Context, ex Executor, dir, file string, log func(string)) error {
 	raw, err := os.ReadFile(file)
 	if err != nil {
@@ -251,7 +255,7 @@ func Sweep(ctx context.Context, ex Executor, dir, file string, log func(string))
 		}
 	}
 	if len(pending) > 0 {
-		return fmt.Errorf("%w: %d of %d points (%s)", ErrPending, len(pending), len(runs), strings.Join(pending, ", "))
+		return fmt.Errorf("%w: %d of %d points (%s)", ErrSweepPending, len(pending), len(runs), strings.Join(pending, ", "))
 	}
 	return writeSweepSummary(dir, spec, runs)
 }

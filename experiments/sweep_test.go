@@ -104,7 +104,7 @@ printf '{"status":"finished","tasks":3,"final_online_acc":0.%s25,"mean_online_ac
 	os.WriteFile(file, []byte("base: {preset: smoke}\ngrid: {seed: [1, 2]}\n"), 0o644)
 	out := filepath.Join(dir, "sweep")
 	err := Sweep(context.Background(), Local{Exe: exe, Jobs: 1}, out, file, func(string) {})
-	if err == nil || errors.Is(err, ErrPending) || !strings.Contains(err.Error(), "run seed-2") {
+	if err == nil || errors.Is(err, ErrSweepPending) || !strings.Contains(err.Error(), "run seed-2") {
 		t.Fatalf("a failed point: got %v", err)
 	}
 	states, _ := SweepStatus(out)

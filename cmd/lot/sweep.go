@@ -78,7 +78,7 @@ func executorError(cmdName string, err error) error {
 	switch {
 	case errors.Is(err, experiments.ErrDryRun):
 		return nil
-	case errors.Is(err, experiments.ErrPending):
+	case errors.Is(err, experiments.ErrPending), errors.Is(err, experiments.ErrSweepPending):
 		fmt.Fprintf(os.Stderr, "lot %s: %v\n", cmdName, err)
 		return nil
 	case errors.Is(err, train.ErrInterrupted):
