@@ -132,6 +132,7 @@ func (s Slurm) Execute(ctx context.Context, dir string, runs []Run, log func(str
 		byThreads[r.Config.Threads] = append(byThreads[r.Config.Threads], r)
 	}
 	jobs := map[string]bool{}
+	submitted := 0
 	for _, n := range waitFor {
 		array, _, _ := strings.Cut(queued[n].job, "_")
 		jobs[array] = true
@@ -165,6 +166,7 @@ func (s Slurm) Execute(ctx context.Context, dir string, runs []Run, log func(str
 			return err
 		}
 		jobs[job] = true
+		submitted += len(group)
 		log(fmt.Sprintf("submitted job %s: %d run(s), script %s, logs beside each run directory", job, len(group), path))
 	}
 	if s.DryRun {
@@ -181,7 +183,9 @@ func (s Slurm) Execute(ctx context.Context, dir string, runs []Run, log func(str
 		return nil
 	}
 	if !s.Wait {
-		if len(s.Then) > 0 {
+		// Only a new submission needs a dependent job: runs queued by an
+		// earlier call have theirs already.
+		if len(s.Then) > 0 && submitted > 0 {
 			job, err := s.submitThen(ctx, dir, slices.Sorted(maps.Keys(jobs)))
 			if err != nil {
 				return err

@@ -103,6 +103,11 @@ func TestSlurmReproduceMatchesLocal(t *testing.T) {
 	if err != nil || strings.Count(string(b), "submitted job") != 2 || !strings.Contains(string(b), "once every run has finished") {
 		t.Fatalf("slurm: %v\n%s", err, b)
 	}
+	// Called again while its jobs are queued, it submits nothing more.
+	b, err = exec.Command(binary, "reproduce", "fig5", "--scale", "smoke", "--executor", "slurm", "--out", cluster).CombinedOutput()
+	if err != nil || strings.Count(string(b), "queued already")+strings.Count(string(b), "done already") != 9 || strings.Contains(string(b), "submitted") {
+		t.Fatalf("a second call while queued should submit nothing: %v\n%s", err, b)
+	}
 	report := filepath.Join(cluster, "report-fig5.md")
 	waitFor(t, 150*time.Second, func() bool { _, err := os.Stat(report); return err == nil }, func() string {
 		s, _ := exec.Command(binary, "reproduce", "fig5", "--scale", "smoke", "--status", "--out", cluster).CombinedOutput()
