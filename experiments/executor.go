@@ -34,10 +34,21 @@ type Local struct {
 	Jobs int
 }
 
-// Execute runs every unfinished run (see Execute).
+// Execute runs every unfinished run (see Execute). It refuses runs that
+// Slurm holds, submitted from dir before, as two processes must never
+// write one run directory.
 func (l Local) Execute(ctx context.Context, dir string, runs []Run, log func(string)) error {
 	if l.Jobs < 1 {
 		return fmt.Errorf("jobs: must be at least 1, got %d", l.Jobs)
+	}
+	queued, err := slurmQueued(dir)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if q, ok := queued[r.Name]; ok {
+			return fmt.Errorf("run %s: Slurm holds it (job %s, %s); wait for it, or scancel it, before running it here", r.Name, q.job, strings.ToLower(q.state))
+		}
 	}
 	return Execute(ctx, l.Exe, dir, runs, l.Jobs, log)
 }

@@ -408,7 +408,8 @@ func recordSubmission(dir string, sub submission) error {
 
 // slurmQueued maps each run submitted from dir that squeue still shows
 // (pending, running, requeued) to its array task and state. The latest
-// submission of a run wins. Without submissions it asks squeue nothing.
+// submission of a run wins. Without submissions it asks squeue nothing;
+// without squeue (the directory moved off the cluster) nothing is queued.
 func slurmQueued(dir string) (map[string]queuedRun, error) {
 	if _, err := os.Stat(slurmJobsFile(dir)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -421,6 +422,9 @@ func slurmQueued(dir string) (map[string]queuedRun, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	if errors.Is(err, exec.ErrNotFound) {
+		return nil, nil // no Slurm here: the submissions were made elsewhere
+	}
 	if err != nil {
 		return nil, fmt.Errorf("squeue: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}

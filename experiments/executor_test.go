@@ -238,3 +238,39 @@ func TestLocalMarksFailures(t *testing.T) {
 		t.Fatalf("table:\n%s", b.String())
 	}
 }
+
+// TestQueuedRuns: with a fake squeue, runs submitted from a directory are
+// queued or running by their array task, the latest submission of a run
+// winning; the local executor refuses a run Slurm holds.
+func TestQueuedRuns(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	os.MkdirAll(bin, 0o755)
+	os.WriteFile(filepath.Join(bin, "squeue"), []byte("#!/bin/sh\nprintf '5_0|PENDING\\n5_1|RUNNING\\n6_0|COMPLETING\\n99_0|RUNNING\\n'\n"), 0o755)
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	runs := smokeRuns(t, 4)
+	os.MkdirAll(slurmDir(dir), 0o755)
+	// Run 2 was submitted as 5_2 (gone from the queue), then again as 6_0.
+	recordSubmission(dir, submission{Job: "5", Runs: []string{runs[0].Name, runs[1].Name, runs[2].Name}})
+	recordSubmission(dir, submission{Job: "6", Runs: []string{runs[2].Name}})
+	recordSubmission(dir, submission{Job: "7", Then: true})
+	states, err := RunStates(dir, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]string{{StateQueued, "5_0"}, {StateRunning, "5_1"}, {StateRunning, "6_0"}, {StateNotStarted, ""}}
+	for i, w := range want {
+		if states[i].State != w[0] || states[i].Job != w[1] {
+			t.Errorf("run %d: %s %q, want %s %q", i, states[i].State, states[i].Job, w[0], w[1])
+		}
+	}
+	err = Local{Exe: "/bin/true", Jobs: 1}.Execute(context.Background(), dir, runs[1:2], func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "Slurm holds it (job 5_1, running)") {
+		t.Fatalf("local run of a queued run: %v", err)
+	}
+	// Without squeue (the directory moved off the cluster) nothing is queued.
+	t.Setenv("PATH", t.TempDir())
+	if states, err = RunStates(dir, runs); err != nil || states[1].State != StateNotStarted {
+		t.Fatalf("without squeue: %+v %v", states, err)
+	}
+}
