@@ -1,7 +1,9 @@
 // Package experiments owns the reproduction of the paper's figures: which
-// runs each figure needs at each scale, running them on a pool of worker
-// processes (each run resumable, finished runs skipped), and drawing the
-// figure and its report from their logs.
+// runs each figure needs at each scale, running them (each run resumable,
+// finished runs skipped) through an Executor, a pool of worker processes
+// here or job arrays on a Slurm cluster, and drawing the figure and its
+// report from their logs. It also owns sweeps, grids of settings with a
+// summary of each point, and where each run stands.
 package experiments
 
 import (
