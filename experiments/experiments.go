@@ -37,7 +37,7 @@ type Figure struct {
 	Claim string // the paper's claim, one sentence
 	Runs  func(Setup) []Run
 	// Report draws the figure under dir and returns its report section.
-	Report func(dir string, runs []Run) (string, error)
+	Report func(dir string, su Setup, runs []Run) (string, error)
 	// Extra marks an experiment of lot's own, not a figure of the paper:
 	// it runs only when named, not with "all".
 	Extra bool
@@ -64,7 +64,7 @@ type Setup struct {
 // protocol") says how it was chosen. smoke is for tests.
 var authorsScales = map[string][]train.Setting{
 	"paper": nil,
-	"quick": {{Key: "tasks", Value: "10"}, {Key: "epochs", Value: "25"}},
+	"quick": {{Key: "tasks", Value: "8"}, {Key: "epochs", Value: "40"}},
 	"smoke": {{Key: "samples", Value: "300"}, {Key: "tasks", Value: "3"}, {Key: "epochs", Value: "2"}, {Key: "batch", Value: "64"},
 		{Key: "hidden", Value: "16,16"}, {Key: "log_every", Value: "5"}, {Key: "diagnostics.power_iters", Value: "12"}},
 }
@@ -235,4 +235,24 @@ func withoutDiverged(dir string, runs []Run) (kept []Run, notes []string) {
 		kept = append(kept, r)
 	}
 	return kept, notes
+}
+
+// filePrefix is the prefix of a run's figure and report files: "authors-"
+// under the authors' protocol, so that both protocols' reproductions can
+// share a directory.
+func filePrefix(r Run) string {
+	if r.Config.Protocol == "authors" {
+		return "authors-"
+	}
+	return ""
+}
+
+// linearLayers are the names of a run's linear layers, fc1 … fcN, whose
+// learning rates and signals the figures read.
+func linearLayers(c train.Config) []string {
+	out := make([]string, len(c.Hidden)+1)
+	for i := range out {
+		out[i] = fmt.Sprintf("fc%d", i+1)
+	}
+	return out
 }

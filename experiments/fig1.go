@@ -54,7 +54,7 @@ func init() {
 		Claim: "No single metric explains loss of trainability: for each of Hessian rank, unit-sign entropy, sharpness, weight norm, " +
 			"gradient norm and grad/param ratio there is a pair of settings where the metric behaves alike but trainability differs, or the reverse.",
 		Runs:   fig1Runs,
-		Report: fig1Report,
+		Report: func(dir string, _ Setup, runs []Run) (string, error) { return fig1Report(dir, runs) },
 	}
 }
 

@@ -18,7 +18,7 @@ func init() {
 		Name:   "fig2",
 		Claim:  "The curvature volatility Vol_λ grows before accuracy collapses, for L2 at several learning rates.",
 		Runs:   fig2Runs,
-		Report: fig2Report,
+		Report: func(dir string, _ Setup, runs []Run) (string, error) { return fig2Report(dir, runs) },
 	}
 }
 

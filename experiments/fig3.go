@@ -32,7 +32,7 @@ func init() {
 				}
 				return out
 			},
-			Report: func(dir string, runs []Run) (string, error) { return boundsReport(dir, f.name, runs[0]) },
+			Report: func(dir string, _ Setup, runs []Run) (string, error) { return boundsReport(dir, f.name, runs[0]) },
 		}
 	}
 }
@@ -85,10 +85,10 @@ func boundsReport(dir, name string, run Run) (string, error) {
 				fig.Boundaries = append(fig.Boundaries, e)
 			}
 		}
-		if err := fig.Save(filepath.Join(dir, name+"-"+pn.suffix)); err != nil {
+		if err := fig.Save(filepath.Join(dir, filePrefix(run)+name+"-"+pn.suffix)); err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&b, "![%s](%s-%s.png) ", pn.suffix, name, pn.suffix)
+		fmt.Fprintf(&b, "![%s](%s%s-%s.png) ", pn.suffix, filePrefix(run), name, pn.suffix)
 	}
 	b.WriteString("\n\nShare of logged steps at which fc1's α exceeds each bound, and the median α, by task (seed 0); α_code is the public code's effective step:\n\n")
 	b.WriteString("| task | α > α_g* | α > α_vol* | α > α̃* | α_code > α̃* | median α | median α_code | median α̃* |\n|---|---|---|---|---|---|---|---|\n")

@@ -17,7 +17,7 @@ func init() {
 		Claim: "Threshold crossings predict per-task accuracy: the share of steps at which some layer's effective step exceeds " +
 			"the combined bound α̃* (ρ̂) tracks task accuracy most consistently, better than α_g* or α_vol* alone.",
 		Runs:   signalRuns,
-		Report: fig4Report,
+		Report: func(dir string, _ Setup, runs []Run) (string, error) { return fig4Report(dir, runs) },
 	}
 }
 
@@ -99,8 +99,8 @@ func fitted(pred, acc []float64) ([]float64, float64) {
 func fig4Report(dir string, runs []Run) (string, error) {
 	var b strings.Builder
 	b.WriteString("Per task (seed 0): the share of logged steps at which some layer's α exceeds each bound, scaled by least squares to the online task accuracy; r is Pearson's correlation with that accuracy (a good predictor of loss of trainability has r near −1). " +
-		"The first three columns use the paper's effective step (App. C.1), the fourth the public code's per-tensor variant (`--alpha-variant code`).\n\n")
-	b.WriteString("| setting | r, α_g* | r, α_vol* | r, α̃* (ρ̂) | r, α̃*, code α | mean ρ̂ first 5 tasks | mean ρ̂ last 5 tasks |\n|---|---|---|---|---|---|---|\n")
+		"The first three columns use the paper's effective step (App. C.1), the last two the public code's per-tensor variant (`--alpha-variant code`); the last compares it with the public code's own bound α_crit, the one its controller uses.\n\n")
+	b.WriteString("| setting | r, α_g* | r, α_vol* | r, α̃* (ρ̂) | r, α̃*, code α | r, α_crit, code α | mean ρ̂ first 5 tasks | mean ρ̂ last 5 tasks |\n|---|---|---|---|---|---|---|---|\n")
 	var verdicts []settingVerdict
 	for _, r := range runs {
 		if r.Config.Seed != 0 {
@@ -117,8 +117,9 @@ func fig4Report(dir string, runs []Run) (string, error) {
 		var rho []float64
 		for _, c := range []struct{ alpha, bound, label string }{
 			{"alpha", "alpha_g", "α_g*"}, {"alpha", "alpha_vol", "α_vol*"}, {"alpha", "alpha_tilde", "α̃*"}, {"alpha_code", "alpha_tilde", "α̃*, code α"},
+			{"alpha_code", "alpha_crit", "α_crit, code α"},
 		} {
-			share, err := crossings(rd, []string{"fc1", "fc2"}, c.alpha, c.bound)
+			share, err := crossings(rd, linearLayers(r.Config), c.alpha, c.bound)
 			if err != nil {
 				return "", err
 			}
@@ -129,7 +130,7 @@ func fig4Report(dir string, runs []Run) (string, error) {
 				rho = share
 			}
 		}
-		if err := fig.Save(filepath.Join(dir, "fig4-"+r.Group)); err != nil {
+		if err := fig.Save(filepath.Join(dir, filePrefix(runs[0])+"fig4-"+r.Group)); err != nil {
 			return "", err
 		}
 		mean := func(v []float64) float64 {
@@ -146,10 +147,10 @@ func fig4Report(dir string, runs []Run) (string, error) {
 			}
 			return fmt.Sprintf("%.2f", r)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %.2f |\n", r.Group, cell(rs["α_g*"]), cell(rs["α_vol*"]), cell(rs["α̃*"]), cell(rs["α̃*, code α"]), mean(rho[:k]), mean(rho[len(rho)-k:]))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", r.Group, cell(rs["α_g*"]), cell(rs["α_vol*"]), cell(rs["α̃*"]), cell(rs["α̃*, code α"]), cell(rs["α_crit, code α"]), mean(rho[:k]), mean(rho[len(rho)-k:]))
 		verdicts = append(verdicts, rhoVerdict(r.Group, rs["α̃*"], rs["α_g*"], rs["α_vol*"]))
 	}
-	b.WriteString("\n![crelu](fig4-crelu.png) ![l2](fig4-l2.png) ![wasserstein](fig4-wasserstein.png)\n\n")
+	fmt.Fprintf(&b, "\n![crelu](%[1]sfig4-crelu.png) ![l2](%[1]sfig4-l2.png) ![wasserstein](%[1]sfig4-wasserstein.png)\n\n", filePrefix(runs[0]))
 	b.WriteString("\"saturated\": α exceeded that bound at (nearly) every logged step of every task, so the share is constant and predicts nothing.\n\n")
 	held, said := tally(verdicts)
 	fmt.Fprintf(&b, "Does the claim hold at this scale? In %d of %d settings. Test: ρ̂'s r must be negative and below both α_g*'s and α_vol*'s by more than %.2f (a smaller gap is within what one seed can tell apart). %s.\n",

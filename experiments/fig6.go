@@ -25,7 +25,7 @@ func init() {
 			}
 			return runs
 		},
-		Report: fig6Report,
+		Report: func(dir string, _ Setup, runs []Run) (string, error) { return fig6Report(dir, runs) },
 	}
 }
 
@@ -44,7 +44,7 @@ func fig6Report(dir string, runs []Run) (string, error) {
 		rd := filepath.Join(dir, "runs", run.Name)
 		fig := plotting.Figure{Title: "Fig. 6: " + m.name + ", scheduled", XLabel: "update step", YLabel: "learning rate", LogY: true}
 		var layers []layerLR
-		for _, layer := range []string{"fc1", "fc2"} {
+		for _, layer := range linearLayers(run.Config) {
 			s, err := train.ReadSeries(rd, "lr."+layer)
 			if err != nil {
 				return "", err
@@ -60,11 +60,11 @@ func fig6Report(dir string, runs []Run) (string, error) {
 			layers = append(layers, layerLR{name: layer, start: s.Y[0], peak: slices.Max(s.Y), end: s.Y[n-1], warms: counts["warm"]})
 		}
 		verdicts = append(verdicts, lrShapeVerdict(m.name, layers))
-		if err := fig.Save(filepath.Join(dir, "fig6-"+m.name)); err != nil {
+		if err := fig.Save(filepath.Join(dir, filePrefix(runs[0])+"fig6-"+m.name)); err != nil {
 			return "", err
 		}
 	}
-	b.WriteString("\n![crelu](fig6-crelu.png) ![l2](fig6-l2.png) ![wasserstein](fig6-wasserstein.png)\n\n")
+	fmt.Fprintf(&b, "\n![crelu](%[1]sfig6-crelu.png) ![l2](%[1]sfig6-l2.png) ![wasserstein](%[1]sfig6-wasserstein.png)\n\n", filePrefix(runs[0]))
 	held, said := tally(verdicts)
 	fmt.Fprintf(&b, "Does the claim hold at this scale? In %d of %d settings. Test, on each layer's start and end rate: L2, every layer ends below a third of its start; "+
 		"Wasserstein, some layer was warmed above its start and every layer ends below its start; CReLU, some layer ends above its start and none above ten times it (the plateau is not tested). %s.\n",

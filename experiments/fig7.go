@@ -14,7 +14,7 @@ var taskLengths = map[string][]int{"smoke": {1, 2, 4}, "quick": {40, 100, 200}, 
 
 func init() {
 	claim := "The per-layer controller keeps training alive across task lengths (100, 250 and 500 epochs per task) for CReLU, L2 and Wasserstein."
-	Figures["fig7"] = Figure{Name: "fig7", Claim: claim + " Fig. 7: task accuracy; Fig. 8: the learned learning rates.", Runs: fig7Runs, Report: fig7Report}
+	Figures["fig7"] = Figure{Name: "fig7", Claim: claim + " Fig. 7: task accuracy; Fig. 8: the learned learning rates.", Runs: fig7Runs, Report: func(dir string, _ Setup, runs []Run) (string, error) { return fig7Report(dir, runs) }}
 }
 
 func fig7Runs(su Setup) []Run {

@@ -22,7 +22,7 @@ func init() {
 			}
 			return runs
 		},
-		Report: fig9Report,
+		Report: func(dir string, _ Setup, runs []Run) (string, error) { return fig9Report(dir, runs) },
 	}
 }
 
@@ -50,7 +50,7 @@ func fig9Report(dir string, runs []Run) (string, error) {
 			last[v] = [2]float64{rm[len(rm)-1], am[len(am)-1]}
 			fmt.Fprintf(&b, "| %s | %s | %.3f | %.3f | %.2f |\n", m.name, v, rm[0], rm[len(rm)-1], am[len(am)-1])
 		}
-		if err := fig.Save(filepath.Join(dir, "fig9-"+m.name)); err != nil {
+		if err := fig.Save(filepath.Join(dir, filePrefix(runs[0])+"fig9-"+m.name)); err != nil {
 			return "", err
 		}
 		s, v := last["scheduled"], last["vanilla"]
@@ -63,7 +63,7 @@ func fig9Report(dir string, runs []Run) (string, error) {
 			agree = append(agree, m.name+": the run with the higher final rank is the less trainable one")
 		}
 	}
-	b.WriteString("\n![crelu](fig9-crelu.png) ![l2](fig9-l2.png) ![wasserstein](fig9-wasserstein.png)\n\n")
+	fmt.Fprintf(&b, "\n![crelu](%[1]sfig9-crelu.png) ![l2](%[1]sfig9-l2.png) ![wasserstein](%[1]sfig9-wasserstein.png)\n\n", filePrefix(runs[0]))
 	b.WriteString("Does the claim hold at this scale? " + strings.Join(agree, "; ") + ".\n")
 	return b.String(), nil
 }

@@ -23,11 +23,15 @@ var ErrPending = errors.New("runs not finished yet, figures not drawn")
 // ReportName is the report file of a call: report.md for "all", else
 // report-NAME[-NAME...].md, so that naming one figure does not overwrite the
 // whole reproduction's report.
-func ReportName(names []string) string {
-	if len(names) == 1 && names[0] == "all" {
-		return "report.md"
+func ReportName(names []string, protocol string) string {
+	prefix := ""
+	if protocol == "authors" {
+		prefix = "authors-"
 	}
-	return "report-" + strings.Join(names, "-") + ".md"
+	if len(names) == 1 && names[0] == "all" {
+		return prefix + "report.md"
+	}
+	return prefix + "report-" + strings.Join(names, "-") + ".md"
 }
 
 // Reproduce runs and reports the named figures ("all" for every figure of
@@ -43,7 +47,7 @@ func Reproduce(ctx context.Context, ex Executor, dir string, names []string, su 
 	if _, err := path.Match(only, ""); err != nil {
 		return fmt.Errorf("only: %q is not a glob: %w", only, err)
 	}
-	report := ReportName(names)
+	report := ReportName(names, su.Protocol)
 	figs, all, err := reproduction(names, su)
 	if err != nil {
 		return err
@@ -82,13 +86,13 @@ func Reproduce(ctx context.Context, ex Executor, dir string, names []string, su 
 	for _, f := range figs {
 		all := f.Runs(su)
 		runs, notes := withoutDiverged(dir, all)
-		section, err := drawSafely(f, dir, runs)
+		section, err := drawSafely(f, dir, su, runs)
 		fate := "left out of this figure"
 		if len(notes) > 0 && err != nil {
 			// Figures expect every group; draw the diverged runs' partial
 			// logs instead, and failing that, say why the figure is missing.
 			fate = "drawn up to its divergence"
-			if section, err = drawSafely(f, dir, all); err != nil {
+			if section, err = drawSafely(f, dir, su, all); err != nil {
 				section, err = fmt.Sprintf("Not drawn: %v.\n", err), nil
 			}
 		}
@@ -180,11 +184,11 @@ func remainingCost(dir string, r Run) float64 {
 
 // drawSafely is f.Report, with a fault in drawing runs it was not written
 // for (a diverged run's partial logs) returned as an error.
-func drawSafely(f Figure, dir string, runs []Run) (section string, err error) {
+func drawSafely(f Figure, dir string, su Setup, runs []Run) (section string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			section, err = "", fmt.Errorf("%v", r)
 		}
 	}()
-	return f.Report(dir, runs)
+	return f.Report(dir, su, runs)
 }

@@ -29,7 +29,7 @@ func init() {
 		Extra: true,
 		Claim: "(lot's own experiment, not a figure of the paper) One controller setting for every method, chosen by the mean accuracy of the last five tasks over CReLU, L2 and Wasserstein, with no per-task or per-method tuning.",
 		Runs:  schedRuns,
-		Report: func(dir string, runs []Run) (string, error) {
+		Report: func(dir string, _ Setup, runs []Run) (string, error) {
 			return schedReport(dir, runs)
 		},
 	}

@@ -76,7 +76,8 @@ func TestNamesAndReports(t *testing.T) {
 	if i, j := slices.Index(names, "fig2"), slices.Index(names, "fig11"); i < 0 || j < 0 || i > j {
 		t.Fatalf("Names() = %v", names)
 	}
-	if ReportName([]string{"all"}) != "report.md" || ReportName([]string{"fig5", "fig6"}) != "report-fig5-fig6.md" {
+	if ReportName([]string{"all"}, "paper") != "report.md" || ReportName([]string{"fig5", "fig6"}, "paper") != "report-fig5-fig6.md" ||
+		ReportName([]string{"fig5"}, "authors") != "authors-report-fig5.md" {
 		t.Fatal("ReportName")
 	}
 }

@@ -68,7 +68,9 @@ func (r *L2Init) AddGrad(params, grad []float32) float64 {
 
 // Wasserstein is λ·Σ_tensors ‖sort(θ) − sort(θ0)‖², each weight and bias
 // tensor its own distribution (Lewandowski et al., 2024). Its gradient at
-// θ_i is 2λ(θ_i − sort(θ0)[rank of θ_i]).
+// θ_i is 2λ(θ_i − sort(θ0)[rank of θ_i]), ranks taken in the stable order:
+// by value, −NaN < −Inf < … < −0 < +0 < … < +Inf < +NaN (sortableBits),
+// ties by index.
 type Wasserstein struct {
 	Strength float64
 	spans    []span    // one per tensor

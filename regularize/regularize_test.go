@@ -141,23 +141,3 @@ func TestRadixSortSharedBytes(t *testing.T) {
 		}
 	}
 }
-
-// BenchmarkWassersteinAddGrad is the regulariser's cost per training step on
-// the standard 784-256-10 network.
-func BenchmarkWassersteinAddGrad(b *testing.B) {
-	m, err := model.New(model.Spec{Input: 784, Hidden: []int{256}, Classes: 10})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := m.Initialize(model.InitTorch, rand.New(rand.NewPCG(1, 1))); err != nil {
-		b.Fatal(err)
-	}
-	w, err := New("wasserstein", 1e-3, m, slices.Clone(m.Params))
-	if err != nil {
-		b.Fatal(err)
-	}
-	grad := make([]float32, len(m.Params))
-	for b.Loop() {
-		w.AddGrad(m.Params, grad)
-	}
-}

@@ -47,7 +47,7 @@ type Knob struct {
 var knobs = []Knob{
 	{Flag: "data", Help: "directory with `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`; not part of the config's identity", DefaultDoc: "GoMNIST's copy",
 		field: func(c *Config) any { return &c.Data }},
-	{Flag: "protocol", Help: "`paper` (App. D's text; every default below) or `authors` (Fig. 5 as the authors' public code ran it: fills every key below that is not set, per the reference notes; see [The authors' protocol](#the-authors-protocol))",
+	{Flag: "protocol", Help: "`paper` (App. D's text; every default below) or `authors` (Fig. 5 as the authors' public code ran it: fills every key below that is not set, per the reference notes; see [The authors' protocol](#the-authors-protocol---protocol-authors))",
 		field: func(c *Config) any { return &c.Protocol }, check: func(c *Config) error { return oneOf(c.Protocol, Protocols) }},
 	{Flag: "stream", Help: "`random-label` or `permuted`",
 		field: func(c *Config) any { return &c.Stream }, check: func(c *Config) error { return oneOf(c.Stream, data.StreamKinds()) }},

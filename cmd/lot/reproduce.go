@@ -61,7 +61,7 @@ Figures: %s.`, strings.Join(experiments.Names(), ", ")),
 			err = experiments.Reproduce(cmd.Context(), executor, out, figs, su, only,
 				func(s string) { fmt.Fprintln(os.Stderr, "lot reproduce: "+s) })
 			if err == nil {
-				fmt.Printf("wrote %s\n", filepath.Join(out, experiments.ReportName(figs)))
+				fmt.Printf("wrote %s\n", filepath.Join(out, experiments.ReportName(figs, protocol)))
 			}
 			return executorError("reproduce", err)
 		},
