@@ -1,7 +1,9 @@
 // Package experiments owns the reproduction of the paper's figures: which
-// runs each figure needs at each scale, running them on a pool of worker
-// processes (each run resumable, finished runs skipped), and drawing the
-// figure and its report from their logs.
+// runs each figure needs at each scale, running them (each run resumable,
+// finished runs skipped) through an Executor, a pool of worker processes
+// here or job arrays on a Slurm cluster, and drawing the figure and its
+// report from their logs. It also owns sweeps, grids of settings with a
+// summary of each point, and where each run stands.
 package experiments
 
 import (
@@ -135,19 +137,8 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 			}
 		}()
 	}
-	var all []error
-	for _, r := range runs {
-		rd := filepath.Join(dir, "runs", r.Name)
-		// A run directory left by another version of the figure (a changed
-		// default, say) must not be mistaken for this run.
-		if prev, err := train.ReadConfigOf(rd); err == nil && prev.Hash() != r.Config.Hash() {
-			all = append(all, fmt.Errorf("run %s: %s holds a run of another config; remove it to rerun, or reproduce into another directory", r.Name, rd))
-			continue
-		}
-		if _, err := os.Stat(rundir.Summary(rd)); err == nil {
-			log("done already: " + r.Name)
-			continue
-		}
+	left, all := unfinished(dir, runs, log)
+	for _, r := range left {
 		select {
 		case todo <- r:
 		case <-ctx.Done():
@@ -165,22 +156,50 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 	return errors.Join(all...)
 }
 
+// unfinished returns the runs not finished under dir/runs, logging those
+// done already, and an error for each whose directory holds another config.
+func unfinished(dir string, runs []Run, log func(string)) (left []Run, errs []error) {
+	for _, r := range runs {
+		rd := filepath.Join(dir, "runs", r.Name)
+		// A run directory left by another version of the figure (a changed
+		// default, say) must not be mistaken for this run.
+		if prev, err := train.ReadConfigOf(rd); err == nil && prev.Hash() != r.Config.Hash() {
+			errs = append(errs, fmt.Errorf("run %s: %s holds a run of another config; remove it to rerun, or reproduce into another directory", r.Name, rd))
+			continue
+		}
+		if _, err := os.Stat(rundir.Summary(rd)); err == nil {
+			log("done already: " + r.Name)
+			continue
+		}
+		left = append(left, r)
+	}
+	return left, errs
+}
+
+// writeRunConfig writes the config a run starts from beside its directory
+// out, as out.yaml, and returns that path.
+func writeRunConfig(out string, r Run) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", err
+	}
+	cfgPath := out + ".yaml"
+	return cfgPath, os.WriteFile(cfgPath, r.Config.Marshal(), 0o644)
+}
+
 func runOne(ctx context.Context, exe, out string, r Run, log func(string)) error {
 	args := []string{"run", "--out", out}
 	if _, err := os.Stat(rundir.Config(out)); err == nil {
 		args = []string{"run", "--resume", out}
 		log("resuming: " + r.Name)
 	} else {
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return err
-		}
-		cfgPath := out + ".yaml"
-		if err := os.WriteFile(cfgPath, r.Config.Marshal(), 0o644); err != nil {
+		cfgPath, err := writeRunConfig(out, r)
+		if err != nil {
 			return err
 		}
 		args = append(args, "--config", cfgPath)
 		log("starting: " + r.Name)
 	}
+	os.Remove(out + failedSuffix) // an earlier failure's mark
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) } // lets the run checkpoint
 	logFile, err := os.Create(out + ".log")
@@ -196,6 +215,7 @@ func runOne(ctx context.Context, exe, out string, r Run, log func(string)) error
 			log("diverged: " + r.Name)
 			return nil
 		}
+		markFailed(out, err.Error())
 		return fmt.Errorf("%v (see %s.log)", err, out)
 	}
 	log("finished: " + r.Name)

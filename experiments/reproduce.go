@@ -37,55 +37,24 @@ func ReportName(names []string, protocol string) string {
 
 // Reproduce runs and reports the named figures ("all" for every figure of
 // the paper) at a scale, writing runs/, the figures and ReportName(names)
-// under dir.
+// under dir. The executor runs the runs (Local: worker processes here;
+// Slurm: jobs on a cluster, the figures drawn once every run finished).
 //
 // Under the authors' protocol only the figures drawn from Fig. 5's runs
 // exist (Figure.Authors). only, if not empty, is a glob over run names
 // (path.Match): just those run now, and the figures are drawn once every
 // run they need has finished (ErrPending until then).
-func Reproduce(ctx context.Context, exe, dir string, names []string, su Setup, jobs int, only string, log func(string)) error {
-	if err := su.validate(); err != nil {
-		return err
-	}
-	if jobs < 1 {
-		return keyerr.Errorf("jobs", "must be at least 1, got %d", jobs)
-	}
+func Reproduce(ctx context.Context, ex Executor, dir string, names []string, su Setup, only string, log func(string)) error {
 	if _, err := path.Match(only, ""); err != nil {
 		return keyerr.Errorf("only", "%q is not a glob: %w", only, err)
 	}
 	report := ReportName(names, su.Protocol)
-	if len(names) == 1 && names[0] == "all" {
-		names = nil
-		for _, n := range Names() {
-			if !Figures[n].Extra && (su.Protocol != "authors" || Figures[n].Authors) {
-				names = append(names, n)
-			}
-		}
-	}
-	var figs []Figure
-	for _, n := range names {
-		f, ok := Figures[n]
-		if !ok {
-			return fmt.Errorf("unknown figure %q (want one of: all, %s)", n, strings.Join(Names(), ", "))
-		}
-		if su.Protocol == "authors" && !f.Authors {
-			return fmt.Errorf("%s is drawn under the paper's protocol only", n)
-		}
-		figs = append(figs, f)
+	figs, all, err := reproduction(names, su)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
-	}
-	// Figures may share runs (Fig. 6 reads Fig. 5's): each runs once.
-	var all []Run
-	seen := map[string]bool{}
-	for _, f := range figs {
-		for _, r := range f.Runs(su) {
-			if !seen[r.Name] {
-				seen[r.Name] = true
-				all = append(all, r)
-			}
-		}
 	}
 	// Longest remaining first, so that no worker is left with a long run at
 	// the end, also when an interrupted reproduction resumes.
@@ -101,7 +70,7 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, su Setup, j
 			return keyerr.Errorf("only", "%q matches none of the %d runs", only, len(all))
 		}
 	}
-	if err := Execute(ctx, exe, dir, todo, jobs, log); err != nil {
+	if err := ex.Execute(ctx, dir, todo, log); err != nil {
 		return err
 	}
 	var pending []string
@@ -139,6 +108,54 @@ func Reproduce(ctx context.Context, exe, dir string, names []string, su Setup, j
 		fmt.Fprintf(&b, "\n## %s\n\nPaper's claim: %s\n\n%s", f.Name, f.Claim, section)
 	}
 	return os.WriteFile(filepath.Join(dir, report), []byte(b.String()), 0o644)
+}
+
+// reproduction returns the named figures ("all": every figure of the
+// paper under the setup's protocol) and their runs, each once (figures
+// share runs: Fig. 6 reads Fig. 5's).
+func reproduction(names []string, su Setup) ([]Figure, []Run, error) {
+	if err := su.validate(); err != nil {
+		return nil, nil, err
+	}
+	if len(names) == 1 && names[0] == "all" {
+		names = nil
+		for _, n := range Names() {
+			if !Figures[n].Extra && (su.Protocol != "authors" || Figures[n].Authors) {
+				names = append(names, n)
+			}
+		}
+	}
+	var figs []Figure
+	for _, n := range names {
+		f, ok := Figures[n]
+		if !ok {
+			return nil, nil, fmt.Errorf("unknown figure %q (want one of: all, %s)", n, strings.Join(Names(), ", "))
+		}
+		if su.Protocol == "authors" && !f.Authors {
+			return nil, nil, fmt.Errorf("%s is drawn under the paper's protocol only", n)
+		}
+		figs = append(figs, f)
+	}
+	var all []Run
+	seen := map[string]bool{}
+	for _, f := range figs {
+		for _, r := range f.Runs(su) {
+			if !seen[r.Name] {
+				seen[r.Name] = true
+				all = append(all, r)
+			}
+		}
+	}
+	return figs, all, nil
+}
+
+// ReproduceStatus is where each run of the named figures stands under dir.
+func ReproduceStatus(dir string, names []string, su Setup) ([]RunState, error) {
+	_, all, err := reproduction(names, su)
+	if err != nil {
+		return nil, err
+	}
+	return RunStates(dir, all)
 }
 
 // remainingCost is a run's rough cost still to pay, in updates: those of

@@ -45,7 +45,7 @@ func main() {
 		},
 	}
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
-	root.AddCommand(runCommand(), benchCommand(), plotCommand(), diagnoseCommand(), reproduceCommand())
+	root.AddCommand(runCommand(), benchCommand(), plotCommand(), diagnoseCommand(), reproduceCommand(), sweepCommand())
 	err := root.ExecuteContext(ctx)
 	pprof.StopCPUProfile() // also on errors and interruptions; a no-op if none runs
 	var ie interrupted
