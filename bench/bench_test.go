@@ -71,3 +71,31 @@ func BenchmarkStandardHVPBlocks(b *testing.B) {
 		})
 	}
 }
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	for _, c := range []Config{
+		{Threads: 1, Reps: 1, Activation: "tanhh"},
+		{Threads: 1, Reps: 1, Hidden: []int{0}},
+		{Threads: 0, Reps: 1},
+		{Threads: 1, Reps: 0},
+	} {
+		if _, err := Run(c); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+}
+
+// TestQuickRunFillsTheFields: a quick run on two CReLU layers measures
+// every product and skips the runs and the workers.
+func TestQuickRunFillsTheFields(t *testing.T) {
+	r, err := Run(Config{Hidden: []int{32, 16}, Activation: "crelu", Threads: 1, Reps: 3, Quick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TrainStepMS <= 0 || r.GemmFloorMS <= 0 || r.GradMS <= 0 || r.HVPMS <= 0 || r.WassersteinStepMS <= 0 || len(r.HVPBlockMS) != 3 {
+		t.Fatalf("missing fields: %+v", r)
+	}
+	if r.DiagFullOverhead != nil || r.Jobs2Speedup != nil {
+		t.Fatal("quick measured the slow parts")
+	}
+}

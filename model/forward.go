@@ -26,6 +26,15 @@ type Workspace struct {
 	dz     [][]float32 // per hidden layer: dLoss/dz, kept for curvature and noise
 	dpre   [][]float32 // per hidden layer with BatchNorm: dLoss/d(BatchNorm output)
 	dh     []float32   // scratch for the widest hidden layer
+
+	// SparseGrad computes hidden layers' weight gradients on their live
+	// units only (see sparseWeightGrad): exact in value, but not promised
+	// bit-identical to the dense product, so off unless asked for.
+	SparseGrad bool
+	// Its scratch, grown on first use to the largest layer seen.
+	live               []bool    // per unit: δ column not all zero
+	liveIdx            []int     // the live units
+	dCompact, gCompact []float32 // δ of the live units, and their gradient rows
 }
 
 // NewWorkspace sizes a workspace for batches of up to maxBatch rows.
