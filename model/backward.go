@@ -1,6 +1,10 @@
 package model
 
-import "github.com/lot-toolkit/lot/linalg"
+import (
+	"math"
+
+	"github.com/lot-toolkit/lot/linalg"
+)
 
 // Backward writes the gradient of the last CrossEntropy's mean loss with
 // respect to every parameter into grad (laid out as Params; overwritten).
@@ -9,6 +13,7 @@ func (m *MLP) Backward(ws *Workspace, grad []float32) {
 	rows := ws.rows
 	L := len(m.fc)
 	d := ws.dlog[:rows*m.Spec.Classes] // gradient w.r.t. the current layer's output
+	summed := false                    // whether d's column sums are already in grad
 	for i := L - 1; i >= 0; i-- {
 		l := m.fc[i]
 		in, inW := ws.x, m.Spec.Input
@@ -19,7 +24,9 @@ func (m *MLP) Backward(ws *Workspace, grad []float32) {
 		if !(ws.SparseGrad && i < L-1 && ws.sparseWeightGrad(d, in, inW, gw, rows, l.out, l.in)) {
 			linalg.Gemm(true, false, l.out, l.in, rows, 1, d, l.out, in, inW, 0, gw, l.in)
 		}
-		columnSums(d, grad[l.bOff:l.bOff+l.out], rows)
+		if !summed {
+			columnSums(d, grad[l.bOff:l.bOff+l.out], rows)
+		}
 		if i == 0 {
 			break
 		}
@@ -32,10 +39,32 @@ func (m *MLP) Backward(ws *Workspace, grad []float32) {
 			dpre := ws.dpre[i-1][:rows*prev.out]
 			m.Spec.Activation.backward(ws.bnOut[i-1], dh, dpre, rows, prev.out)
 			m.bn[i-1].backward(dpre, dz, ws.xhat[i-1], ws.invStd[i-1], grad, rows, ws.train)
+			summed = false
 		} else {
-			m.Spec.Activation.backward(ws.z[i-1], dh, dz, rows, prev.out)
+			// The bias gradient of the layer below is dz's column sums:
+			// formed in the same pass.
+			m.Spec.Activation.backwardSum(ws.z[i-1], dh, dz, grad[prev.bOff:prev.bOff+prev.out], rows, prev.out)
+			summed = true
 		}
 		d = dz
+	}
+}
+
+// backwardSum is backward followed by columnSums(dz, colSum, rows), in one
+// pass over memory for ReLU: the same arithmetic, rows summed in order.
+func (a Activation) backwardSum(z, dh, dz, colSum []float32, rows, n int) {
+	if a.Kind != ReLU {
+		a.backward(z, dh, dz, rows, n)
+		columnSums(dz, colSum, rows)
+		return
+	}
+	clear(colSum)
+	for r := 0; r < rows; r++ {
+		zr, hr, dr := z[r*n:(r+1)*n], dh[r*n:(r+1)*n], dz[r*n:(r+1)*n]
+		for j, s := range colSum {
+			v := math.Float32frombits(math.Float32bits(hr[j]) & positiveMask(zr[j]))
+			dr[j], colSum[j] = v, s+v
+		}
 	}
 }
 

@@ -24,6 +24,8 @@ func benchCommand() *cobra.Command {
 		activation  string
 		data        string
 		workerSteps int
+		sparseRun   string
+		sparseTask  int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -43,6 +45,18 @@ The machine should be otherwise idle: other work shows up as noise.`,
 			cfg := bench.Config{Hidden: hidden, Activation: activation, Threads: threads, Reps: reps, Quick: quick, Data: data}
 			if workerSteps > 0 {
 				return bench.Throughput(cfg, workerSteps)
+			}
+			if sparseRun != "" {
+				r, err := bench.Sparse(sparseRun, sparseTask, threads, reps)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return json.NewEncoder(os.Stdout).Encode(r)
+				}
+				fmt.Printf("%s (%s)\n  dead units per hidden layer %.2f\n  grad_ms dense %.3f, sparse %.3f (%.2f×), bit-identical %v\n",
+					r.Checkpoint, r.Kernel, r.DeadShare, r.DenseGradMS, r.SparseGradMS, r.Speedup, r.BitIdentical)
+				return nil
 			}
 			exe, err := os.Executable()
 			if err == nil {
@@ -96,5 +110,7 @@ The machine should be otherwise idle: other work shows up as noise.`,
 	cmd.Flags().StringVar(&data, "data", "", "MNIST directory for the short runs (default: GoMNIST's copy)")
 	cmd.Flags().IntVar(&workerSteps, "worker-steps", 0, "run as one worker of the two-process measurement: this many steps, no output")
 	_ = cmd.Flags().MarkHidden("worker-steps")
+	cmd.Flags().StringVar(&sparseRun, "sparse-run", "", "instead: time the gradient with and without --sparse-grad on this run's end-of-task checkpoint (a run kept with --keep-checkpoints) and the next task's batches")
+	cmd.Flags().IntVar(&sparseTask, "sparse-task", 0, "with --sparse-run: the task (0-based) whose checkpoint to load")
 	return cmd
 }
