@@ -27,7 +27,8 @@ type Workspace struct {
 	dpre   [][]float32 // per hidden layer with BatchNorm: dLoss/d(BatchNorm output)
 	dh     []float32   // scratch for the widest hidden layer
 
-	// SparseGrad computes hidden layers' weight gradients on their live
+	// SparseGrad computes hidden layers' weight gradients, and their
+	// Hessian block products' rows (HVP on this workspace), on their live
 	// units only (see sparseWeightGrad): exact in value, but not promised
 	// bit-identical to the dense product, so off unless asked for.
 	SparseGrad bool

@@ -219,7 +219,11 @@ func (h *HVP) apply(v, out []float32, base, from int, only bool, rz0, dzOut []fl
 					rin = h.rh[i-1][:rows*l.in]
 				}
 			}
-			linalg.Gemm(true, false, l.out, l.in, rows, 1, rd, l.out, in, inW, 0, gw, l.in)
+			// A hidden layer's dead units have R(δ) = 0 too (ReLU masks it
+			// as it masks δ), so SparseGrad skips their rows here as well.
+			if !(ws.SparseGrad && rin == nil && i < L-1 && ws.sparseWeightGrad(rd, in, inW, gw, rows, l.out, l.in)) {
+				linalg.Gemm(true, false, l.out, l.in, rows, 1, rd, l.out, in, inW, 0, gw, l.in)
+			}
 			if rin != nil {
 				linalg.Gemm(true, false, l.out, l.in, rows, 1, d, l.out, rin, l.in, 1, gw, l.in)
 			}

@@ -109,3 +109,55 @@ func TestSparseGradAllocatesOnlyOnce(t *testing.T) {
 		t.Fatalf("%v allocations per step", n)
 	}
 }
+
+// TestSparseGradBlockProducts: with SparseGrad the first layer's block
+// product skips the dead units' rows and gives the dense product's values
+// (bit for bit under SkylakeX), dead rows exactly zero.
+func TestSparseGradBlockProducts(t *testing.T) {
+	bitExact := strings.HasPrefix(linalg.Kernel(), "SkylakeX")
+	for _, hidden := range [][]int{{256}, {256, 256}, {37, 19}} {
+		spec := Spec{Input: 784, Hidden: hidden, Classes: 10, Activation: Activation{Kind: ReLU}}
+		m, x, y := randomProblem(t, spec, 128, 5)
+		killUnits(m, 0.6, rand.New(rand.NewPCG(4, 4)))
+		n := m.Groups[0].Len
+		v := make([]float32, n)
+		rng := rand.New(rand.NewPCG(8, 8))
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		outs := [2][]float32{}
+		for k, sparse := range []bool{false, true} {
+			h := m.NewHVP(128)
+			h.Workspace().SparseGrad = sparse
+			h.Prepare(x, y)
+			outs[k] = make([]float32, n)
+			for i := range outs[k] {
+				outs[k][i] = float32(math.NaN())
+			}
+			h.ApplyBlock(0, v, outs[k])
+		}
+		diff := 0
+		for i, a := range outs[0] {
+			b := outs[1][i]
+			if math.Float32bits(a) != math.Float32bits(b) {
+				diff++
+			}
+			if !(math.Abs(float64(a-b)) <= 1e-6*(1+math.Abs(float64(a)))) {
+				t.Fatalf("%v: entry %d is %g, dense %g", hidden, i, b, a)
+			}
+		}
+		l := m.fc[0]
+		for j := range l.out {
+			if l.B[j] == -1e4 {
+				for _, w := range outs[1][j*l.in : (j+1)*l.in] {
+					if math.Float32bits(w) != 0 {
+						t.Fatalf("%v: dead unit %d has a block product row entry %g", hidden, j, w)
+					}
+				}
+			}
+		}
+		if diff > 0 && bitExact {
+			t.Errorf("%v: %d of %d entries differ from the dense product under %s", hidden, diff, n, linalg.Kernel())
+		}
+	}
+}

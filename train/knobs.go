@@ -127,7 +127,7 @@ var knobs = []Knob{
 		field: func(c *Config) any { return &c.Seed }},
 	{Flag: "threads", Help: "BLAS threads; numbers are reproducible for a fixed count",
 		field: func(c *Config) any { return &c.Threads }, check: func(c *Config) error { return atLeast(c.Threads, 1) }},
-	{Flag: "sparse-grad", Help: "skip the weight-gradient rows of hidden units that are zero for the whole batch (dead ReLUs): exact in value and faster on nets with many dead units, but bit-identical to the dense product only under OpenBLAS's SkylakeX kernel (not Haswell's), so off by default",
+	{Flag: "sparse-grad", Help: "skip the weight-gradient rows of hidden units that are zero for the whole batch (dead ReLUs), in the training step and in the Hessian block products: exact in value and faster on nets with many dead units, but bit-identical to the dense product only under OpenBLAS's SkylakeX kernel (not Haswell's), so off by default",
 		field: func(c *Config) any { return &c.SparseGrad }},
 	{Flag: "log-every", Help: "updates between `metrics.jsonl` rows",
 		field: func(c *Config) any { return &c.LogEvery }, check: func(c *Config) error { return atLeast(c.LogEvery, 1) }},
