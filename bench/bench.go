@@ -237,7 +237,10 @@ func Run(cfg Config) (Result, error) {
 	// The HVP reads the training pass in the stepper's workspace, as the
 	// diagnostics do, so nothing is recomputed per product. Its own
 	// stepper keeps the training steps from moving it.
-	hs, _ := newStepper(spec, "none")
+	hs, err := newStepper(spec, "none")
+	if err != nil {
+		return Result{}, err
+	}
 	hs.gradStep()
 	hm := hs.st.Model
 	hvp := hm.NewHVPOn(hs.st.WS)

@@ -1,6 +1,7 @@
 package diagnostics
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -118,7 +119,7 @@ func (s *reducedPowerSolver) Run(curvature.Operator) curvature.PowerResult {
 			}
 			resid = math.Sqrt(math.Max(r2, 0))
 		}
-		res = curvature.PowerResult{Value: lambda, Iterations: it, Residual: relResid(resid, lambda)}
+		res = curvature.PowerResult{Value: lambda, Iterations: it, Residual: curvature.RelativeResidual(resid, lambda)}
 		res.Converged = res.Residual <= s.tol
 		if res.Converged || it == s.maxIter || math.IsNaN(lambda) || math.IsInf(lambda, 0) || hvNorm == 0 {
 			break
@@ -146,18 +147,6 @@ func (s *reducedPowerSolver) Run(curvature.Operator) curvature.PowerResult {
 	return res
 }
 
-// relResid is curvature's relative residual: 0 for no residual, +Inf for
-// λ = 0 with a residual.
-func relResid(resid, lambda float64) float64 {
-	switch {
-	case resid == 0:
-		return 0
-	case lambda == 0:
-		return math.Inf(1)
-	}
-	return resid / math.Abs(lambda)
-}
-
 // RandState returns the state of the stream random starts are drawn from.
 func (s *reducedPowerSolver) RandState() []byte {
 	b, _ := s.src.MarshalBinary()
@@ -166,7 +155,10 @@ func (s *reducedPowerSolver) RandState() []byte {
 
 // SetRandState restores a state from RandState.
 func (s *reducedPowerSolver) SetRandState(b []byte) error {
-	return s.src.UnmarshalBinary(b)
+	if err := s.src.UnmarshalBinary(b); err != nil {
+		return fmt.Errorf("reduced power solver random state: %w", err)
+	}
+	return nil
 }
 
 func (s *reducedPowerSolver) Warm() []float64 {
