@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/lot-toolkit/lot/checkpoint"
+	"github.com/lot-toolkit/lot/linalg"
 )
 
 // goldenRuns are short runs that cover every path of the step and of the
@@ -136,5 +137,33 @@ func TestGoldenRunsBitIdentical(t *testing.T) {
 				t.Fatalf("final checkpoint differs: sha256 %s, want %s", sum, strings.TrimSpace(string(ws)))
 			}
 		})
+	}
+}
+
+// TestSparseGradReachesTheRun: sparse_grad reaches the step and the
+// diagnostics' block products. Under OpenBLAS's SkylakeX kernel the logs
+// of a golden run with it are the golden ones, bit for bit (with the
+// dead-unit skip exact there); under other kernels they may differ in the
+// last bits, and the run only has to finish.
+func TestSparseGradReachesTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two short runs")
+	}
+	for _, name := range []string{"paper-full-l2", "authors-l2-scheduled"} {
+		var kv []string
+		for _, g := range goldenRuns {
+			if g.name == name {
+				kv = g.settings
+			}
+		}
+		cfg := goldenConfig(t, append(slices.Clone(kv), "sparse_grad", "true"))
+		if !cfg.SparseGrad {
+			t.Fatal("sparse_grad not set")
+		}
+		dir := filepath.Join(t.TempDir(), name)
+		mustRun(t, cfg, dir)
+		if strings.HasPrefix(linalg.Kernel(), "SkylakeX") {
+			sameOutputs(t, filepath.Join("testdata", "golden", name), dir)
+		}
 	}
 }
