@@ -51,6 +51,19 @@ func BenchmarkAuthorsStep(b *testing.B) {
 	}
 }
 
+// BenchmarkAuthorsGemmFloor is BenchmarkAuthorsStep's matrix products alone.
+func BenchmarkAuthorsGemmFloor(b *testing.B) {
+	for _, act := range []string{"relu", "crelu"} {
+		b.Run(act, func(b *testing.B) {
+			linalg.SetThreads(1)
+			c := Config{Hidden: []int{256, 256}, Activation: act}
+			spec, _ := c.spec()
+			s, _ := newStepper(spec, "none")
+			loopCPU(b, gemmFloor(s.st.Model, Standard.Batch))
+		})
+	}
+}
+
 // BenchmarkGemmFloor is the standard step's matrix products alone.
 func BenchmarkGemmFloor(b *testing.B) {
 	s := newStandard(1)
