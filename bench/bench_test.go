@@ -1,23 +1,73 @@
 package bench
 
 import (
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lot-toolkit/lot/diagnostics"
+	"github.com/lot-toolkit/lot/linalg"
 )
+
+// cpuTime is the process's CPU time: on a machine shared with other work,
+// wall time mostly measures the others, so benchmarks also report
+// cpu-ns/op.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func loopCPU(b *testing.B, f func()) {
+	f()
+	b.ResetTimer()
+	t0 := cpuTime()
+	for range b.N {
+		f()
+	}
+	b.ReportMetric(float64(cpuTime()-t0)/float64(b.N), "cpu-ns/op")
+}
 
 func BenchmarkStandardStep(b *testing.B) {
 	s := newStandard(1)
-	for b.Loop() {
-		s.trainStep()
-	}
+	loopCPU(b, s.trainStep)
 }
 
 func BenchmarkStandardGrad(b *testing.B) {
 	s := newStandard(1)
-	for b.Loop() {
-		s.gradStep()
+	loopCPU(b, s.gradStep)
+}
+
+// BenchmarkAuthorsStep is the step of the authors' net, 784-256-256-10.
+func BenchmarkAuthorsStep(b *testing.B) {
+	for _, act := range []string{"relu", "crelu"} {
+		b.Run(act, func(b *testing.B) {
+			linalg.SetThreads(1)
+			c := Config{Hidden: []int{256, 256}, Activation: act}
+			spec, _ := c.spec()
+			s, _ := newStepper(spec, "none")
+			loopCPU(b, s.trainStep)
+		})
 	}
+}
+
+// BenchmarkAuthorsGemmFloor is BenchmarkAuthorsStep's matrix products alone.
+func BenchmarkAuthorsGemmFloor(b *testing.B) {
+	for _, act := range []string{"relu", "crelu"} {
+		b.Run(act, func(b *testing.B) {
+			linalg.SetThreads(1)
+			c := Config{Hidden: []int{256, 256}, Activation: act}
+			spec, _ := c.spec()
+			s, _ := newStepper(spec, "none")
+			loopCPU(b, gemmFloor(s.st.Model, Standard.Batch))
+		})
+	}
+}
+
+// BenchmarkGemmFloor is the standard step's matrix products alone.
+func BenchmarkGemmFloor(b *testing.B) {
+	s := newStandard(1)
+	loopCPU(b, gemmFloor(s.st.Model, Standard.Batch))
 }
 
 func BenchmarkStandardHVP(b *testing.B) {
@@ -69,5 +119,33 @@ func BenchmarkStandardHVPBlocks(b *testing.B) {
 				h.ApplyBlock(g, v, out)
 			}
 		})
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	for _, c := range []Config{
+		{Threads: 1, Reps: 1, Activation: "tanhh"},
+		{Threads: 1, Reps: 1, Hidden: []int{0}},
+		{Threads: 0, Reps: 1},
+		{Threads: 1, Reps: 0},
+	} {
+		if _, err := Run(c); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+}
+
+// TestQuickRunFillsTheFields: a quick run on two CReLU layers measures
+// every product and skips the runs and the workers.
+func TestQuickRunFillsTheFields(t *testing.T) {
+	r, err := Run(Config{Hidden: []int{32, 16}, Activation: "crelu", Threads: 1, Reps: 3, Quick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TrainStepMS <= 0 || r.GemmFloorMS <= 0 || r.GradMS <= 0 || r.HVPMS <= 0 || r.WassersteinStepMS <= 0 || len(r.HVPBlockMS) != 3 {
+		t.Fatalf("missing fields: %+v", r)
+	}
+	if r.DiagFullOverhead != nil || r.Jobs2Speedup != nil {
+		t.Fatal("quick measured the slow parts")
 	}
 }

@@ -165,7 +165,7 @@ func (p *PowerIterator) Run(op Operator) PowerResult {
 			inv = 1 / wNorm
 		}
 		resid := residualAndScale(p.w, p.v, lambda, inv)
-		res = PowerResult{Value: lambda, Vector: p.v, Iterations: it, Residual: relative(resid, lambda)}
+		res = PowerResult{Value: lambda, Vector: p.v, Iterations: it, Residual: RelativeResidual(resid, lambda)}
 		res.Converged = res.Residual <= p.tol
 		if res.Converged || it == p.maxIter || math.IsNaN(lambda) || math.IsInf(lambda, 0) {
 			break
@@ -176,8 +176,8 @@ func (p *PowerIterator) Run(op Operator) PowerResult {
 	return res
 }
 
-// relative returns resid/|lambda| with the conventions of PowerResult.Residual.
-func relative(resid, lambda float64) float64 {
+// RelativeResidual returns resid/|lambda| with the conventions of PowerResult.Residual.
+func RelativeResidual(resid, lambda float64) float64 {
 	switch {
 	case resid == 0:
 		return 0

@@ -80,7 +80,7 @@ func (s *TopEigenSolver) Run(op Operator) PowerResult {
 		m = j + 1
 		theta, last := s.topRitz(m)
 		resid := b * math.Abs(last)
-		res = PowerResult{Value: theta, Iterations: m, Residual: relative(resid, theta)}
+		res = PowerResult{Value: theta, Iterations: m, Residual: RelativeResidual(resid, theta)}
 		res.Converged = s.tol > 0 && res.Residual <= s.tol
 		if res.Converged || b == 0 || j+1 == s.maxIter {
 			break

@@ -118,7 +118,11 @@ func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, regScale float6
 				f := newFirstLayerSolver(m, mon.hvp, ws, opts.PowerMaxIter, tol, uint64(k+1))
 				f.regScale = regScale
 				it = f
-			} else if opts.Solver == "power" {
+			} else if k == 0 && opts.Solver == SolverPowerReduced && firstLayerReduces(m, ws.MaxBatch) {
+				r := newReducedPowerSolver(m, mon.hvp, ws, opts.PowerMaxIter, tol, uint64(k+1))
+				r.regScale = regScale
+				it = r
+			} else if opts.Solver == "power" || opts.Solver == SolverPowerReduced {
 				it = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: tol, Seed: uint64(k + 1)})
 			} else {
 				it = curvature.NewTopEigenSolver(op.Dim(), opts.PowerMaxIter, tol, uint64(k+1))
@@ -147,7 +151,10 @@ func (mon *Monitor) SetRegScale(c float64) {
 		op.RegScale = c
 	}
 	for _, it := range mon.power {
-		if f, ok := it.(*firstLayerSolver); ok {
+		switch f := it.(type) {
+		case *firstLayerSolver:
+			f.regScale = c
+		case *reducedPowerSolver:
 			f.regScale = c
 		}
 	}

@@ -26,6 +26,16 @@ type Workspace struct {
 	dz     [][]float32 // per hidden layer: dLoss/dz, kept for curvature and noise
 	dpre   [][]float32 // per hidden layer with BatchNorm: dLoss/d(BatchNorm output)
 	dh     []float32   // scratch for the widest hidden layer
+
+	// SparseGrad computes hidden layers' weight gradients, and their
+	// Hessian block products' rows (HVP on this workspace), on their live
+	// units only (see sparseWeightGrad): exact in value, but not promised
+	// bit-identical to the dense product, so off unless asked for.
+	SparseGrad bool
+	// Its scratch, grown on first use to the largest layer seen.
+	live               []bool    // per unit: δ column not all zero
+	liveIdx            []int     // the live units
+	dCompact, gCompact []float32 // δ of the live units, and their gradient rows
 }
 
 // NewWorkspace sizes a workspace for batches of up to maxBatch rows.
@@ -82,13 +92,14 @@ func (m *MLP) Forward(ws *Workspace, x []float32, rows int, train bool) {
 	for i, l := range m.fc[:len(m.fc)-1] {
 		z := ws.z[i][:rows*l.out]
 		linalg.Gemm(false, true, rows, l.out, l.in, 1, in, inW, l.W, l.in, 0, z, l.out)
-		addBias(z, l.B, rows)
-		pre := z
 		if m.Spec.BatchNorm {
-			pre = ws.bnOut[i][:rows*l.out]
+			addBias(z, l.B, rows)
+			pre := ws.bnOut[i][:rows*l.out]
 			m.bn[i].forward(z, pre, ws.xhat[i], ws.invStd[i], rows, train)
+			m.Spec.Activation.apply(pre, ws.h[i], rows, l.out)
+		} else {
+			m.Spec.Activation.applyBias(z, l.B, ws.h[i], rows, l.out)
 		}
-		m.Spec.Activation.apply(pre, ws.h[i], rows, l.out)
 		in, inW = ws.h[i], l.out*m.Spec.Activation.widthFactor()
 	}
 	last := m.fc[len(m.fc)-1]
@@ -104,6 +115,34 @@ func addBias(z, b []float32, rows int) {
 		for j, v := range b {
 			zr[j] += v
 		}
+	}
+}
+
+// applyBias adds the bias b to each row of z (rows×n) and writes the
+// activation into h, in one pass over memory for ReLU and CReLU: the same
+// arithmetic as addBias followed by apply.
+func (a Activation) applyBias(z, b, h []float32, rows, n int) {
+	switch a.Kind {
+	case ReLU:
+		for r := 0; r < rows; r++ {
+			zr, hr := z[r*n:(r+1)*n], h[r*n:(r+1)*n]
+			for j, v := range b {
+				v += zr[j]
+				zr[j], hr[j] = v, max(v, 0)
+			}
+		}
+	case CReLU:
+		for r := 0; r < rows; r++ {
+			zr, hr := z[r*n:(r+1)*n], h[r*2*n:(r+1)*2*n]
+			pos, neg := hr[:n], hr[n:]
+			for j, v := range b {
+				v += zr[j]
+				zr[j], pos[j], neg[j] = v, max(v, 0), max(-v, 0)
+			}
+		}
+	default:
+		addBias(z, b, rows)
+		a.apply(z, h, rows, n)
 	}
 }
 

@@ -20,7 +20,7 @@ type HVP struct {
 	rs                  [][]float32 // R(std) per BatchNorm feature
 	rlog, rdlog         []float32
 	rdh, rdz, rdpre     []float32 // scratch for the widest layer
-	vFull, outFull      []float32 // scratch for block products
+	zeros               []float32 // a zero direction for the widest BatchNorm
 	saved               []float32 // BatchNorm's running statistics during Prepare
 }
 
@@ -37,7 +37,7 @@ func (m *MLP) NewHVP(maxBatch int) *HVP {
 // change the parameters or ws between that pass and the products.
 func (m *MLP) NewHVPOn(ws *Workspace) *HVP {
 	maxBatch := ws.MaxBatch
-	h := &HVP{m: m, ws: ws, vFull: make([]float32, len(m.Params)), outFull: make([]float32, len(m.Params))}
+	h := &HVP{m: m, ws: ws}
 	wide := 0
 	for _, w := range m.Spec.Hidden {
 		f := m.Spec.Activation.widthFactor()
@@ -55,6 +55,7 @@ func (m *MLP) NewHVPOn(ws *Workspace) *HVP {
 	h.rdh = make([]float32, maxBatch*wide)
 	h.rdz = make([]float32, maxBatch*wide)
 	h.rdpre = make([]float32, maxBatch*wide)
+	h.zeros = make([]float32, wide)
 	return h
 }
 
@@ -82,16 +83,13 @@ func (h *HVP) Prepare(x []float32, y []int32) float64 {
 func (h *HVP) Workspace() *Workspace { return h.ws }
 
 // Apply writes H·v into out for the whole network (both laid out as Params).
-func (h *HVP) Apply(v, out []float32) { h.apply(v, out, 0, false, nil, nil) }
+func (h *HVP) Apply(v, out []float32) { h.apply(v, out, 0, 0, false, nil, nil) }
 
 // ApplyBlock writes H_gg·v into out, where H_gg is the diagonal block of
 // parameter group g (m.Groups[g]) and v, out have that group's length.
 func (h *HVP) ApplyBlock(g int, v, out []float32) {
 	grp := h.m.Groups[g]
-	clear(h.vFull)
-	copy(h.vFull[grp.Offset:grp.Offset+grp.Len], v)
-	h.apply(h.vFull, h.outFull, h.m.groupLayer(g), true, nil, nil)
-	copy(out, h.outFull[grp.Offset:grp.Offset+grp.Len])
+	h.apply(v[:grp.Len], out[:grp.Len], grp.Offset, h.m.groupLayer(g), true, nil, nil)
 }
 
 // ApplyOutputHessian writes M·r into out, where M is the Hessian of the mean
@@ -100,7 +98,7 @@ func (h *HVP) ApplyBlock(g int, v, out []float32) {
 // diagonal block is H₁₁ = AᵀMA with A: V ↦ [X 1]·Vᵀ, which lets curvature
 // code work in the rows×out space instead of the out×(in+1) one.
 func (h *HVP) ApplyOutputHessian(r, out []float32) {
-	h.apply(nil, nil, 0, true, r, out)
+	h.apply(nil, nil, 0, 0, true, r, out)
 }
 
 // groupLayer is the index of the linear layer a parameter group belongs to
@@ -115,17 +113,27 @@ func (m *MLP) groupLayer(g int) int {
 	return 0
 }
 
-// apply computes the R-derivative of the gradient. v is zero on every layer
-// below `from` (and, if only, above it too), which lets the forward pass
-// start there and the backward pass stop there; out is written for layers
-// from `from` up. With rz0 set, layer `from`'s R(z) is rz0 instead of coming
-// from v (v is then unused), and with dzOut set the backward pass stops at
-// R(dL/dz) of layer `from`, written there.
-func (h *HVP) apply(v, out []float32, from int, only bool, rz0, dzOut []float32) {
-	m, ws := h.m, h.ws
-	if out == nil {
-		out = h.outFull // the upper layers' products are scratch here
+// part is the piece [off, off+n) of the parameter layout inside x, a vector
+// that holds the parameters from base on (all of them, or one group's), or
+// nil where x does not cover it.
+func part(x []float32, base, off, n int) []float32 {
+	if off < base || off+n > base+len(x) {
+		return nil
 	}
+	return x[off-base : off-base+n]
+}
+
+// apply computes the R-derivative of the gradient. v and out hold the
+// parameters from offset base on (the whole layout, or one group's); v is
+// zero outside them and, with only, outside layer `from`, which lets the
+// forward pass start at `from` and the backward pass stop there. Products
+// whose results fall outside out are skipped: a block product forms only
+// its own layer's R(g_W), and the upper layers' backward pass only carries
+// R(δ) down. With rz0 set, layer `from`'s R(z) is rz0 instead of coming
+// from v (v is then nil), and with dzOut set the backward pass stops at
+// R(dL/dz) of layer `from`, written there.
+func (h *HVP) apply(v, out []float32, base, from int, only bool, rz0, dzOut []float32) {
+	m, ws := h.m, h.ws
 	hasV := func(i int) bool { return rz0 == nil && (i == from || (!only && i > from)) }
 	rows, L := ws.rows, len(m.fc)
 	f := m.Spec.Activation.widthFactor()
@@ -152,10 +160,15 @@ func (h *HVP) apply(v, out []float32, from int, only bool, rz0, dzOut []float32)
 			linalg.Gemm(false, true, rows, l.out, l.in, 1, rIn, l.in, l.W, l.in, 0, rz, l.out)
 			beta = 1
 		}
+		var vW []float32
 		if hasV(i) {
-			linalg.Gemm(false, true, rows, l.out, l.in, 1, in, inW, v[l.wOff:l.wOff+l.out*l.in], l.in, beta, rz, l.out)
-			addBias(rz, v[l.bOff:l.bOff+l.out], rows)
+			vW = part(v, base, l.wOff, l.out*l.in)
+		}
+		if vW != nil {
+			linalg.Gemm(false, true, rows, l.out, l.in, 1, in, inW, vW, l.in, beta, rz, l.out)
+			addBias(rz, part(v, base, l.bOff, l.out), rows)
 		} else if rIn == nil && !(i == from && rz0 != nil) {
+			// Zero, as X·0ᵀ + 0 is (a BatchNorm group's block lands here).
 			clear(rz)
 		}
 		if i == L-1 {
@@ -167,7 +180,7 @@ func (h *HVP) apply(v, out []float32, from int, only bool, rz0, dzOut []float32)
 			b := &m.bn[i]
 			var vg, vb []float32
 			if hasV(i) {
-				vg, vb = v[b.gOff:b.gOff+b.n], v[b.bOff:b.bOff+b.n]
+				vg, vb = part(v, base, b.gOff, b.n), part(v, base, b.bOff, b.n)
 			}
 			b.jvp(rz, ws.xhat[i], ws.invStd[i], vg, vb, h.rxhat[i], h.rs[i], rpre, rows)
 		}
@@ -197,20 +210,25 @@ func (h *HVP) apply(v, out []float32, from int, only bool, rz0, dzOut []float32)
 			copy(dzOut, rd)
 			return
 		}
-		in, inW := ws.x, m.Spec.Input
-		var rin []float32
-		if i > 0 {
-			in, inW = ws.h[i-1], l.in
-			if i > from {
-				rin = h.rh[i-1][:rows*l.in]
+		if gw := part(out, base, l.wOff, l.out*l.in); gw != nil {
+			in, inW := ws.x, m.Spec.Input
+			var rin []float32
+			if i > 0 {
+				in, inW = ws.h[i-1], l.in
+				if i > from {
+					rin = h.rh[i-1][:rows*l.in]
+				}
 			}
+			// A hidden layer's dead units have R(δ) = 0 too (ReLU masks it
+			// as it masks δ), so SparseGrad skips their rows here as well.
+			if !(ws.SparseGrad && rin == nil && i < L-1 && ws.sparseWeightGrad(rd, in, inW, gw, rows, l.out, l.in)) {
+				linalg.Gemm(true, false, l.out, l.in, rows, 1, rd, l.out, in, inW, 0, gw, l.in)
+			}
+			if rin != nil {
+				linalg.Gemm(true, false, l.out, l.in, rows, 1, d, l.out, rin, l.in, 1, gw, l.in)
+			}
+			columnSums(rd, part(out, base, l.bOff, l.out), rows)
 		}
-		gw := out[l.wOff : l.wOff+l.out*l.in]
-		linalg.Gemm(true, false, l.out, l.in, rows, 1, rd, l.out, in, inW, 0, gw, l.in)
-		if rin != nil {
-			linalg.Gemm(true, false, l.out, l.in, rows, 1, d, l.out, rin, l.in, 1, gw, l.in)
-		}
-		columnSums(rd, out[l.bOff:l.bOff+l.out], rows)
 		if i == from {
 			break
 		}
@@ -218,7 +236,7 @@ func (h *HVP) apply(v, out []float32, from int, only bool, rz0, dzOut []float32)
 		rdh := h.rdh[:rows*l.in]
 		linalg.Gemm(false, false, rows, l.in, l.out, 1, rd, l.out, l.W, l.in, 0, rdh, l.in)
 		if hasV(i) {
-			linalg.Gemm(false, false, rows, l.in, l.out, 1, d, l.out, v[l.wOff:l.wOff+l.out*l.in], l.in, 1, rdh, l.in)
+			linalg.Gemm(false, false, rows, l.in, l.out, 1, d, l.out, v[l.wOff-base:l.wOff-base+l.out*l.in], l.in, 1, rdh, l.in)
 		}
 		rdz := h.rdz[:rows*prev.out]
 		if m.Spec.BatchNorm {
@@ -227,9 +245,12 @@ func (h *HVP) apply(v, out []float32, from int, only bool, rz0, dzOut []float32)
 			b := &m.bn[i-1]
 			var vg []float32
 			if hasV(i - 1) {
-				vg = v[b.gOff : b.gOff+b.n]
+				if vg = part(v, base, b.gOff, b.n); vg == nil {
+					vg = h.zeros[:b.n] // as the old full-length zero-padded direction
+				}
 			}
-			b.backwardR(ws.dpre[i-1], rdpre, ws.xhat[i-1], h.rxhat[i-1], ws.invStd[i-1], h.rs[i-1], vg, rdz, out, rows)
+			b.backwardR(ws.dpre[i-1], rdpre, ws.xhat[i-1], h.rxhat[i-1], ws.invStd[i-1], h.rs[i-1], vg, rdz,
+				part(out, base, b.gOff, 2*b.n), rows)
 		} else {
 			m.Spec.Activation.backward(ws.z[i-1], rdh, rdz, rows, prev.out)
 		}
@@ -268,8 +289,9 @@ func (b *batchNorm) jvp(rz, xhat, invStd, vg, vb, rxhat, rs, rout []float32, row
 // backwardR differentiates BatchNorm's backward pass (see backward) along
 // the direction: from dy = dL/d(output), its R-derivative rdy and the
 // forward R-quantities, it writes R(dL/dz) into rdz and the R-derivatives
-// of the gamma and beta gradients into out.
-func (b *batchNorm) backwardR(dy, rdy, xhat, rxhat, invStd, rs, vg, rdz, out []float32, rows int) {
+// of the gamma and beta gradients into gb (gamma's n, then beta's n; nil
+// when not wanted).
+func (b *batchNorm) backwardR(dy, rdy, xhat, rxhat, invStd, rs, vg, rdz, gb []float32, rows int) {
 	n := b.n
 	invB := 1 / float64(rows)
 	for j := 0; j < n; j++ {
@@ -281,7 +303,9 @@ func (b *batchNorm) backwardR(dy, rdy, xhat, rxhat, invStd, rs, vg, rdz, out []f
 			rc1 += float64(rdy[k])
 			rc2 += float64(rdy[k])*float64(xhat[k]) + float64(dy[k])*float64(rxhat[k])
 		}
-		out[b.gOff+j], out[b.bOff+j] = float32(rc2), float32(rc1)
+		if gb != nil {
+			gb[j], gb[n+j] = float32(rc2), float32(rc1)
+		}
 		c1, c2, rc1, rc2 = c1*invB, c2*invB, rc1*invB, rc2*invB
 		is := invStd[j]
 		a := b.Gamma[j] * is

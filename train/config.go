@@ -63,6 +63,10 @@ type Config struct {
 	// authors' code did (its diagnostics cleared the gradients).
 	SkipLoggedUpdate bool   `yaml:"skip_logged_update"`
 	Data             string `yaml:"data,omitempty"`
+	// SparseGrad computes hidden layers' weight gradients on the batch's
+	// live units only: the same values, but bit-identical to the dense
+	// product only under some OpenBLAS kernels (model.Workspace.SparseGrad).
+	SparseGrad bool `yaml:"sparse_grad,omitempty"`
 }
 
 // DiagConfig selects the diagnostics logged with metrics.jsonl and their

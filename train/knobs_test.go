@@ -143,7 +143,7 @@ func TestHashSurvivesNewKnobs(t *testing.T) {
 	c := Default()
 	c.LR, c.Hidden, c.Diagnostics.Window, c.Schedule.Gamma = 0.5, []int{8, 8}, 7, 0.5
 	configs["changed"] = c
-	for _, key := range []string{"schedule.max_lr", "init", "diagnostics.fisher_samples"} {
+	for _, key := range []string{"schedule.max_lr", "init", "diagnostics.fisher_samples", "sparse_grad"} {
 		// The table as it was before `key` was added.
 		before := slices.DeleteFunc(slices.Clone(knobs), func(k Knob) bool { return k.Key == key })
 		if len(before) != len(knobs)-1 {
@@ -155,7 +155,7 @@ func TestHashSurvivesNewKnobs(t *testing.T) {
 			}
 		}
 		off := Default()
-		if err := off.Set(key, map[string]string{"schedule.max_lr": "0.1", "init": "kaiming-normal", "diagnostics.fisher_samples": "7"}[key]); err != nil {
+		if err := off.Set(key, map[string]string{"schedule.max_lr": "0.1", "init": "kaiming-normal", "diagnostics.fisher_samples": "7", "sparse_grad": "true"}[key]); err != nil {
 			t.Fatal(err)
 		}
 		if off.Hash() == Default().Hash() {

@@ -208,6 +208,7 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 	r.anchor = slices.Clone(r.m.Params)
 
 	r.st = NewStepper(r.m, r.opt, nil, cfg.Batch)
+	r.st.WS.SparseGrad = cfg.SparseGrad
 	if r.mon, err = r.newMonitor(); err != nil {
 		return nil, err
 	}
