@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser finds a Chromium to drive. Without one the test is skipped,
+// unless LOT_BROWSER_TEST is set (as .ci/run does): then it fails.
+func browser(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("LOT_BROWSER_TEST") != "" {
+		t.Fatal("LOT_BROWSER_TEST is set but no chromium is installed (apt-get install chromium)")
+	}
+	t.Skip("no chromium: apt-get install chromium to run the browser test")
+	return ""
+}
+
+// startServe starts `lot serve DIR... --addr 127.0.0.1:0` and returns its
+// base URL; the process is stopped when the test ends.
+func startServe(t *testing.T, dirs ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, append(append([]string{"serve"}, dirs...), "--addr", "127.0.0.1:0")...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	m := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(line)
+	if err != nil || m == "" {
+		t.Fatalf("lot serve did not say where it listens: %q %v; stderr: %s", line, err, stderr.String())
+	}
+	return m
+}
+
+func mustRunLot(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
+		t.Fatalf("lot %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// TestServeInBrowser drives headless Chromium over `lot serve` on a sweep
+// of small runs made here: the run list shows them, a run's chart draws
+// data, a row appended to metrics.jsonl appears without a reload, and the
+// compare view overlays two configs (one of them two seeds). Screenshots
+// are kept under $TMPDIR/lot-serve-screenshots.
+func TestServeInBrowser(t *testing.T) {
+	chrome := browser(t)
+	sweep := t.TempDir()
+	smoke := []string{"run", "--preset", "smoke", "--diagnostics", "full"}
+	mustRunLot(t, append(smoke, "--out", filepath.Join(sweep, "base-s0"))...)
+	mustRunLot(t, append(smoke, "--seed", "1", "--out", filepath.Join(sweep, "base-s1"))...)
+	mustRunLot(t, append(smoke, "--lr", "0.001", "--out", filepath.Join(sweep, "lowlr-s0"))...)
+	// A run still training: no summary yet, logs written just now.
+	live := filepath.Join(sweep, "live")
+	mustRunLot(t, append(smoke, "--seed", "2", "--out", live)...)
+	if err := os.Remove(filepath.Join(live, "summary.json")); err != nil {
+		t.Fatal(err)
+	}
+	base := startServe(t, sweep)
+
+	shots := filepath.Join(os.TempDir(), "lot-serve-screenshots")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", shots)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	bctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(bctx); err != nil { // starts the browser, untimed
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
+	defer cancel()
+
+	navigate := func(u string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eval := func(js string, v any) {
+		t.Helper()
+		r, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](js))
+		if err == nil {
+			err = json.Unmarshal(r, v)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+	}
+	// waitJS polls a JavaScript condition until it holds.
+	waitJS := func(what, js string) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			var ok bool
+			eval(js, &ok)
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waited a minute for %s (%s)", what, js)
+			}
+		}
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG, not JPEG
+		if err == nil {
+			err = os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The run list shows every run, the live one as running.
+	var names []string
+	var liveStatus string
+	navigate(base)
+	waitJS("the run list", `main.dataset.view === "runs" && document.querySelectorAll("a.run-link").length === 4`)
+	eval(`[...document.querySelectorAll("a.run-link")].map(a => a.textContent)`, &names)
+	eval(`[...document.querySelectorAll("tr")].find(tr => tr.textContent.includes("/live")).querySelector("td[class^=status]").textContent`, &liveStatus)
+	shot("run-list")
+	root := filepath.Base(sweep)
+	for _, want := range []string{"base-s0", "base-s1", "lowlr-s0", "live"} {
+		if !contains(names, root+"/"+want) {
+			t.Errorf("run list %v lacks %s", names, want)
+		}
+	}
+	if liveStatus != "running" {
+		t.Errorf("the live run's status is %q, want running", liveStatus)
+	}
+
+	// A run's page draws its accuracy; a row appended appears unreloaded.
+	accChart := `[...document.querySelectorAll(".series-chart")].find(c => c.querySelector("select").value === "acc")?.querySelector(".chart")`
+	var points, lastX string
+	navigate(base + "#/run/" + url.PathEscape("0:live"))
+	waitJS("the acc chart", `main.dataset.view === "run" && (()=>{const c=`+accChart+`; return !!c && Number(c.dataset.points) > 0 && !!c.querySelector("canvas")})()`)
+	waitJS("the live stream", `document.getElementById("live").textContent.includes("live")`)
+	eval(accChart+`.dataset.points`, &points)
+	eval(accChart+`.dataset.lastX`, &lastX)
+	last, _ := strconv.Atoi(lastX)
+	if n, _ := strconv.Atoi(points); n < 2 || last <= 0 {
+		t.Fatalf("acc chart holds %s points, last step %s", points, lastX)
+	}
+	var marked bool
+	eval(`window.__notReloaded = true`, &marked)
+	appendRow(t, filepath.Join(live, "metrics.jsonl"), last+1000)
+	waitJS("the appended row", accChart+`.dataset.lastX === "`+strconv.Itoa(last+1000)+`"`)
+	var reloads int
+	eval(`window.__notReloaded ? 0 : 1`, &reloads)
+	shot("run-live")
+	if reloads != 0 {
+		t.Error("the page reloaded to show the appended row")
+	}
+
+	// Compare: the seeds of base are one line with a band, lowlr another.
+	var lines string
+	var legend int
+	q := "id=" + url.QueryEscape("0:base-s0") + "&id=" + url.QueryEscape("0:base-s1") + "&id=" + url.QueryEscape("0:lowlr-s0") + "&metric=acc"
+	navigate(base + "#/compare?" + q)
+	waitJS("the compare chart", `main.dataset.view === "compare" && !!document.querySelector(".chart[data-lines]") && Number(document.querySelector(".chart").dataset.points) > 0`)
+	eval(`document.querySelector(".chart").dataset.lines`, &lines)
+	eval(`document.querySelectorAll(".u-legend .u-series").length`, &legend)
+	shot("compare")
+	if lines != "2" {
+		t.Errorf("compare draws %s lines, want 2 (base's two seeds as one, and lowlr)", lines)
+	}
+	// x, base mean, its min and max, lowlr: five legend entries.
+	if legend != 5 {
+		t.Errorf("compare legend has %d entries, want 5 (x, base, base min, base max, lowlr)", legend)
+	}
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// appendRow appends a copy of a metrics.jsonl's last row at another step,
+// as a training run would.
+func appendRow(t *testing.T, path string, step int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	var row map[string]any
+	if err := json.Unmarshal(lines[len(lines)-1], &row); err != nil {
+		t.Fatal(err)
+	}
+	row["step"] = step
+	nb, _ := json.Marshal(row)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(append(nb, '\n')); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,56 @@
+package serve
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkRunPage60k serves a run's page, its metadata and an
+// accuracy and a per-layer diagnostic chart, over a 60,000-row metrics.jsonl with full
+// diagnostics (an authors'-protocol run of 2.35 million steps), from a
+// cold start: a new Server each time, so the whole log is read.
+func BenchmarkRunPage60k(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "run")
+	writeRun(b, dir, 1, 60000, 1500, true)
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := New(Options{Dirs: []string{dir}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := s.Handler()
+		for _, u := range []string{"/api/run?id=0:.", "/api/series?id=0:.&metric=acc", "/api/series?id=0:.&metric=diag.layers.fc1.alpha_tilde"} {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
+			if w.Code != http.StatusOK {
+				b.Fatalf("%s: %d %s", u, w.Code, w.Body)
+			}
+		}
+		s.Close()
+	}
+}
+
+// BenchmarkRunPage60kWarm is the same page again on a running server:
+// the logs are indexed already, and only appended bytes would be read.
+func BenchmarkRunPage60kWarm(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "run")
+	writeRun(b, dir, 1, 60000, 1500, true)
+	s, err := New(Options{Dirs: []string{dir}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	h := s.Handler()
+	b.ResetTimer()
+	for b.Loop() {
+		for _, u := range []string{"/api/run?id=0:.", "/api/series?id=0:.&metric=acc", "/api/series?id=0:.&metric=diag.layers.fc1.alpha_tilde"} {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
+			if w.Code != http.StatusOK {
+				b.Fatalf("%s: %d %s", u, w.Code, w.Body)
+			}
+		}
+	}
+}
