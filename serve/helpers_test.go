@@ -3,6 +3,7 @@ package serve
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -86,3 +87,5 @@ func getJSON(tb testing.TB, url string, want int, v any) {
 		}
 	}
 }
+
+var nan = math.NaN()
