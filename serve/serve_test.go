@@ -2,6 +2,8 @@ package serve
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -359,5 +361,32 @@ func TestPageAndAssetsEmbedded(t *testing.T) {
 		if resp.StatusCode != 200 || len(b) < 100 {
 			t.Errorf("%s: %d, %d bytes", p, resp.StatusCode, len(b))
 		}
+	}
+}
+
+// TestVendoredAssetsMatchTheirChecksums: the embedded chart library is the
+// one scripts/web-assets pinned.
+func TestVendoredAssetsMatchTheirChecksums(t *testing.T) {
+	sums, err := web.ReadFile("web/vendor/SHA256SUMS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+		want, name, ok := strings.Cut(line, "  ")
+		if !ok {
+			t.Fatalf("SHA256SUMS: %q", line)
+		}
+		b, err := web.ReadFile("web/vendor/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(b)); got != want {
+			t.Errorf("%s: sha256 %s, pinned %s", name, got, want)
+		}
+		n++
+	}
+	if n != 2 {
+		t.Errorf("%d files pinned, want 2", n)
 	}
 }

@@ -33,11 +33,12 @@ func browser(t *testing.T) string {
 	return ""
 }
 
-// startServe starts `lot serve DIR... --addr 127.0.0.1:0` and returns its
+// startServe starts `lot serve DIR... --addr 127.0.0.1:0` in workDir and returns its
 // base URL; the process is stopped when the test ends.
-func startServe(t *testing.T, dirs ...string) string {
+func startServe(t *testing.T, workDir string, dirs ...string) string {
 	t.Helper()
 	cmd := exec.Command(binary, append(append([]string{"serve"}, dirs...), "--addr", "127.0.0.1:0")...)
+	cmd.Dir = workDir
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +82,7 @@ func TestServeInBrowser(t *testing.T) {
 	if err := os.Remove(filepath.Join(live, "summary.json")); err != nil {
 		t.Fatal(err)
 	}
-	base := startServe(t, sweep)
+	base := startServe(t, ".", sweep)
 
 	shots := filepath.Join(os.TempDir(), "lot-serve-screenshots")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
@@ -183,6 +184,32 @@ func TestServeInBrowser(t *testing.T) {
 		t.Error("the page reloaded to show the appended row")
 	}
 
+	// Export: the acc chart as SVG and PNG, the task table as CSV. The
+	// page's download function is swapped for one that keeps the file.
+	var saved bool
+	eval(`window.__saved = []; window.download = (name, blob) => blob.text().then(text => window.__saved.push({name, type: blob.type, size: blob.size, text})); true`, &saved)
+	eval(`[...`+accChart+`.querySelectorAll("button")].filter(b => b.textContent === "SVG" || b.textContent === "PNG").forEach(b => b.click()); document.querySelector("[data-table=tasks]").parentElement.querySelector("button").click(); true`, &saved)
+	waitJS("the exported files", `window.__saved.length === 3`)
+	var files []struct {
+		Name, Type, Text string
+		Size             int
+	}
+	eval(`window.__saved`, &files)
+	kinds := map[string]bool{}
+	for _, f := range files {
+		switch {
+		case strings.HasSuffix(f.Name, ".svg"):
+			kinds["svg"] = strings.HasPrefix(f.Text, "<svg") && strings.Contains(f.Text, "<polyline points=") && strings.HasSuffix(f.Text, "</svg>")
+		case strings.HasSuffix(f.Name, ".png"):
+			kinds["png"] = f.Type == "image/png" && f.Size > 1000 && strings.HasPrefix(f.Text, "\ufffdPNG")
+		case strings.HasSuffix(f.Name, ".csv"):
+			kinds["csv"] = strings.HasPrefix(f.Text, "task,") && strings.Count(f.Text, "\n") == 4
+		}
+	}
+	if !kinds["svg"] || !kinds["png"] || !kinds["csv"] {
+		t.Errorf("exports %v: want a chart's SVG and PNG and the task table's CSV (3 tasks)", kinds)
+	}
+
 	// Compare: the seeds of base are one line with a band, lowlr another.
 	var lines string
 	var legend int
@@ -199,6 +226,20 @@ func TestServeInBrowser(t *testing.T) {
 	if legend != 5 {
 		t.Errorf("compare legend has %d entries, want 5 (x, base, base min, base max, lowlr)", legend)
 	}
+
+	// The committed paper-scale reproduction: its 11 runs listed, and
+	// Fig. 5's L2 runs overlaid (README's screenshot is this one).
+	paper := startServe(t, filepath.Join("..", ".."), filepath.Join("results", "reproduce-paper"))
+	navigate(paper)
+	waitJS("the reproduction's run list", `main.dataset.view === "runs" && document.querySelectorAll("a.run-link").length === 11`)
+	shot("reproduce-paper")
+	q = ""
+	for _, m := range []string{"vanilla", "reset-optimizer", "scheduled"} {
+		q += "id=" + url.QueryEscape("0:runs/fig5-l2-"+m+"-s0") + "&"
+	}
+	navigate(paper + "#/compare?" + q + "metric=online_acc")
+	waitJS("the reproduction's compare chart", `main.dataset.view === "compare" && document.querySelector(".chart")?.dataset.lines === "3" && document.querySelector(".chart").dataset.points === "40"`)
+	shot("reproduce-paper-compare")
 }
 
 func contains(xs []string, s string) bool {
@@ -232,5 +273,28 @@ func appendRow(t *testing.T, path string, step int) {
 	defer f.Close()
 	if _, err := f.Write(append(nb, '\n')); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServeBadInput: a missing directory, a file, or an address it cannot
+// listen on is one line naming it, and a non-zero exit.
+func TestServeBadInput(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", filepath.Join(dir, "absent")}, "absent"},
+		{[]string{"serve", file}, "not a directory"},
+		{[]string{"serve", dir, "--addr", "nowhere:port"}, "--addr"},
+		{[]string{"serve"}, "requires at least 1 arg"},
+	} {
+		out, err := exec.Command(binary, tc.args...).CombinedOutput()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if err == nil || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+			t.Errorf("lot %s: err %v, output %q; want one line with %q", strings.Join(tc.args, " "), err, out, tc.want)
+		}
 	}
 }

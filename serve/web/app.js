@@ -250,7 +250,7 @@ async function runList() {
       case 1: return h("td", {}, h("a", { href: "#/run/" + encodeURIComponent(r.id), class: "run-link" }, r.name), r.error ? h("div", { class: "error" }, r.error) : null);
       case 2: return h("td", { class: "status-" + v }, v);
       case 3: return h("td", { class: "num" }, r.tasks ? `${r.tasks_done}/${r.tasks} tasks` : `${r.tasks_done} tasks`);
-      case 7: return h("td", { class: "diff" }, Object.entries(r.diff).sort().map(([k, v]) => h("span", {}, `${k}=${v}`)));
+      case 7: return h("td", { class: "diff" }, Object.entries(r.diff).sort().map(([k, v]) => h("span", {}, `${k}=${v === "" ? "(unset)" : v}`)));
       default: return h("td", { class: typeof v === "number" ? "num" : "" }, fmt(v));
     }
   };
