@@ -240,6 +240,11 @@ func TestServeInBrowser(t *testing.T) {
 	navigate(paper + "#/compare?" + q + "metric=online_acc")
 	waitJS("the reproduction's compare chart", `main.dataset.view === "compare" && document.querySelector(".chart")?.dataset.lines === "3" && document.querySelector(".chart").dataset.points === "40"`)
 	shot("reproduce-paper-compare")
+
+	// Its Fig. 5 report, rendered with its three figures loaded.
+	navigate(paper + "#/report/" + url.PathEscape("0:report-fig5.md"))
+	waitJS("the report's figures", `main.dataset.view === "report" && document.querySelectorAll(".report img").length === 3 && [...document.querySelectorAll(".report img")].every(i => i.complete && i.naturalWidth > 0)`)
+	shot("reproduce-paper-report")
 }
 
 func contains(xs []string, s string) bool {
