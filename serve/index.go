@@ -98,7 +98,8 @@ func (ix *logIndex) tailUnchanged(f *os.File) bool {
 // readFrom reads the log's whole lines from ix.consumed to size in chunks;
 // a trailing part without a newline is left for the next refresh.
 func (ix *logIndex) readFrom(f *os.File, size int64) error {
-	buf := make([]byte, 1<<20)
+	// A live run appends a few rows between refreshes: a small buffer.
+	buf := make([]byte, min(1<<20, max(size-ix.consumed, 4096)))
 	pos, carry := ix.consumed, 0
 	ix.partial = false
 	first, rowsBefore := true, len(ix.x)

@@ -188,7 +188,7 @@ func TestIndexLongLines(t *testing.T) {
 	}
 }
 
-// naiveBuckets recomputes the buckets downsample uses.
+// TestDownsampleKeepsEachBucketsMinAndMax recomputes the buckets naively.
 func TestDownsampleKeepsEachBucketsMinAndMax(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{0, 1, 7, 200, 201, 10007} {
@@ -217,8 +217,11 @@ func TestDownsampleKeepsEachBucketsMinAndMax(t *testing.T) {
 		for i, x := range d.X {
 			kept[x] = d.Y[i]
 		}
+		if d.X[0] != p.X[0] || d.X[len(d.X)-1] != p.X[n-1] {
+			t.Errorf("n=%d: x from %v to %v, want the first and last %v, %v", n, d.X[0], d.X[len(d.X)-1], p.X[0], p.X[n-1])
+		}
 		// Every bucket's extremes, found naively, are among the kept points.
-		buckets := maxPoints / 2
+		buckets := (maxPoints - 2) / 2
 		for b := range buckets {
 			s, e := b*n/buckets, (b+1)*n/buckets
 			lo, hi, bl, bh := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
@@ -240,6 +243,19 @@ func TestDownsampleKeepsEachBucketsMinAndMax(t *testing.T) {
 				t.Fatalf("n=%d bucket %d: band %v–%v, want %v–%v", n, b, d.Lo[i], d.Hi[i], bl, bh)
 			}
 		}
+	}
+}
+
+// TestDownsampleFlatSeries: a constant series (every bucket's min and max
+// one point) still spans its whole x range.
+func TestDownsampleFlatSeries(t *testing.T) {
+	p := Points{X: make([]float64, 5000), Y: make([]float64, 5000)}
+	for i := range p.X {
+		p.X[i] = float64(i)
+	}
+	d := downsample(p, 100)
+	if len(d.X) > 100 || d.X[0] != 0 || d.X[len(d.X)-1] != 4999 {
+		t.Errorf("%d points from %v to %v", len(d.X), d.X[0], d.X[len(d.X)-1])
 	}
 }
 

@@ -335,20 +335,21 @@ func flattenYAML(b []byte) map[string]string {
 // its siblings: the runs in the same directory, or, for a run alone
 // there, the runs under the same root.
 func diffConfigs(runs []RunInfo) {
-	groupOf := func(in RunInfo, byParent bool) string {
-		rootPart, rel, _ := strings.Cut(in.ID, ":")
-		if byParent {
-			return rootPart + ":" + path.Dir(rel)
-		}
-		return rootPart
+	parent := func(in RunInfo) string {
+		root, rel, _ := strings.Cut(in.ID, ":")
+		return root + ":" + path.Dir(rel)
 	}
 	count := map[string]int{}
 	for _, in := range runs {
-		count[groupOf(in, true)]++
+		count[parent(in)]++
 	}
 	members := map[string][]int{}
 	for i, in := range runs {
-		members[groupOf(in, count[groupOf(in, true)] > 1)] = append(members[groupOf(in, count[groupOf(in, true)] > 1)], i)
+		group := parent(in)
+		if count[group] == 1 { // alone in its directory: its root's runs
+			group, _, _ = strings.Cut(in.ID, ":")
+		}
+		members[group] = append(members[group], i)
 	}
 	for _, idx := range members {
 		keys := map[string]bool{}

@@ -175,8 +175,15 @@ func TestServeInBrowser(t *testing.T) {
 	}
 	var marked bool
 	eval(`window.__notReloaded = true`, &marked)
-	appendRow(t, filepath.Join(live, "metrics.jsonl"), last+1000)
+	appendRows(t, filepath.Join(live, "metrics.jsonl"), last+1000, 1)
 	waitJS("the appended row", accChart+`.dataset.lastX === "`+strconv.Itoa(last+1000)+`"`)
+	// Thousands more: the page holds at most the server's 2,000 a series.
+	appendRows(t, filepath.Join(live, "metrics.jsonl"), last+1001, 5000)
+	waitJS("5,000 rows more", accChart+`.dataset.lastX === "`+strconv.Itoa(last+6000)+`"`)
+	eval(accChart+`.dataset.points`, &points)
+	if n, _ := strconv.Atoi(points); n > 2000 || n < 1000 {
+		t.Errorf("the acc chart holds %s points of 5,008; want at most 2,000 (and not far fewer)", points)
+	}
 	var reloads int
 	eval(`window.__notReloaded ? 0 : 1`, &reloads)
 	shot("run-live")
@@ -256,9 +263,9 @@ func contains(xs []string, s string) bool {
 	return false
 }
 
-// appendRow appends a copy of a metrics.jsonl's last row at another step,
-// as a training run would.
-func appendRow(t *testing.T, path string, step int) {
+// appendRows appends n copies of a metrics.jsonl's last row at steps
+// from, from+1, ..., as a training run would.
+func appendRows(t *testing.T, path string, from, n int) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -269,14 +276,18 @@ func appendRow(t *testing.T, path string, step int) {
 	if err := json.Unmarshal(lines[len(lines)-1], &row); err != nil {
 		t.Fatal(err)
 	}
-	row["step"] = step
-	nb, _ := json.Marshal(row)
+	var out []byte
+	for i := range n {
+		row["step"] = from + i
+		nb, _ := json.Marshal(row)
+		out = append(append(out, nb...), '\n')
+	}
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := f.Write(append(nb, '\n')); err != nil {
+	if _, err := f.Write(out); err != nil {
 		t.Fatal(err)
 	}
 }
