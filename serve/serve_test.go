@@ -390,3 +390,47 @@ func TestVendoredAssetsMatchTheirChecksums(t *testing.T) {
 		t.Errorf("%d files pinned, want 2", n)
 	}
 }
+
+// TestConcurrentRequestsWhileAppending: pages read a run while its log
+// grows; every answer is whole (run with -race to check the locking).
+func TestConcurrentRequestsWhileAppending(t *testing.T) {
+	dir := t.TempDir()
+	writeRun(t, dir, 1, 100, 10, false)
+	_, hs := newTestServer(t, Options{Dirs: []string{dir}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f, _ := os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+		defer f.Close()
+		for i := range 200 {
+			fmt.Fprintf(f, `{"step":%d,"acc":0.5}`+"\n", 100000+i)
+		}
+	}()
+	errs := make(chan error, 3*20)
+	for _, u := range []string{"/api/run?id=0:.", "/api/series?id=0:.&metric=acc", "/api/runs"} {
+		go func() {
+			for range 20 {
+				resp, err := http.Get(hs.URL + u)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("%s: %d", u, resp.StatusCode)
+					}
+				}
+				errs <- err
+			}
+		}()
+	}
+	for range 3 * 20 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	<-done
+	var ch Chart
+	getJSON(t, hs.URL+"/api/series?id=0:.&metric=acc", 200, &ch)
+	if l := ch.Lines[0]; l.Total != 300 || l.X[len(l.X)-1] != 100199 {
+		t.Errorf("%d rows, last step %v; want 300, 100199", l.Total, l.X[len(l.X)-1])
+	}
+}
