@@ -20,7 +20,6 @@ import (
 // its log back) is read again from the start.
 type logIndex struct {
 	mu   sync.Mutex
-	path string
 	xKey string  // the field each row is placed by: step, or task
 	xAdd float64 // added to it: tasks are shown 1-based, as lot plot does
 
@@ -35,8 +34,8 @@ type logIndex struct {
 	malformed int
 	partial   bool
 
-	scratch []cell
-	path0   []byte
+	scratch []cell // the line being parsed, kept only if it parses
+	pathBuf []byte // the dotted path of the value being parsed
 }
 
 // column is one dotted path's values, in row order; rows index x.
@@ -50,8 +49,8 @@ type cell struct {
 	v   float64
 }
 
-func newLogIndex(path, xKey string, xAdd float64) *logIndex {
-	return &logIndex{path: path, xKey: xKey, xAdd: xAdd, cols: map[string]*column{}}
+func newLogIndex(xKey string, xAdd float64) *logIndex {
+	return &logIndex{xKey: xKey, xAdd: xAdd, cols: map[string]*column{}}
 }
 
 func (ix *logIndex) reset() {
@@ -180,7 +179,7 @@ func (ix *logIndex) addLine(line []byte) {
 // encoding/json because a 60,000-row log with per-layer diagnostics must
 // be read in well under a second.
 func (ix *logIndex) parseRow(b []byte) (x float64, ok bool) {
-	p := parser{b: b, ix: ix, path: ix.path0[:0]}
+	p := parser{b: b, ix: ix, path: ix.pathBuf[:0]}
 	p.skipSpace()
 	if p.i >= len(b) || b[p.i] != '{' {
 		return 0, false
@@ -189,7 +188,7 @@ func (ix *logIndex) parseRow(b []byte) (x float64, ok bool) {
 		return 0, false
 	}
 	p.skipSpace()
-	ix.path0 = p.path
+	ix.pathBuf = p.path
 	if p.i != len(b) || !p.haveX {
 		return 0, false
 	}

@@ -69,7 +69,7 @@ func reference(t *testing.T, path, xKey string, xAdd float64) (cols map[string][
 
 func indexOf(t *testing.T, path, xKey string, xAdd float64) *logIndex {
 	t.Helper()
-	ix := newLogIndex(filepath.Base(path), xKey, xAdd)
+	ix := newLogIndex(xKey, xAdd)
 	if err := ix.refresh(func() (*os.File, error) { return os.Open(path) }); err != nil {
 		t.Fatal(err)
 	}

@@ -164,8 +164,8 @@ func (s *Server) lookup(id string) (*run, error) {
 func (s *Server) refresh(r *run, metrics bool) error {
 	r.mu.Lock()
 	if r.tasks == nil {
-		r.tasks = newLogIndex(rundir.TasksFile, "task", 1)
-		r.metrics = newLogIndex(rundir.MetricsFile, "step", 0)
+		r.tasks = newLogIndex("task", 1)
+		r.metrics = newLogIndex("step", 0)
 	}
 	if err := r.tasks.refresh(func() (*os.File, error) { return s.open(r, rundir.TasksFile) }); err != nil {
 		return err
