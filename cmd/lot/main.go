@@ -27,9 +27,9 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			// Every command but plot multiplies matrices; without OpenBLAS
+			// Every command but plot and serve multiplies matrices; without OpenBLAS
 			// they would silently run on gonum, slower and with other bits.
-			if cmd.Name() != "plot" {
+			if cmd.Name() != "plot" && cmd.Name() != "serve" {
 				if err := linalg.Ready(); err != nil {
 					return err
 				}
@@ -45,7 +45,7 @@ func main() {
 		},
 	}
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
-	root.AddCommand(runCommand(), benchCommand(), plotCommand(), diagnoseCommand(), reproduceCommand(), sweepCommand())
+	root.AddCommand(runCommand(), benchCommand(), plotCommand(), diagnoseCommand(), reproduceCommand(), sweepCommand(), serveCommand())
 	err := root.ExecuteContext(ctx)
 	pprof.StopCPUProfile() // also on errors and interruptions; a no-op if none runs
 	var ie interrupted
