@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lot-toolkit/lot/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -54,7 +55,7 @@ func OpenLog(path string, keep int64) (*Log, error) {
 		if err := f.Truncate(keep); err != nil {
 			return fail("%v", err)
 		}
-		if err := f.Sync(); err != nil {
+		if err := atomicfile.Fsync(f); err != nil {
 			return fail("%v", err)
 		}
 	}
@@ -87,7 +88,7 @@ func (l *Log) Sync() error {
 	if err := l.w.Flush(); err != nil {
 		return fmt.Errorf("%s: %w", l.path, err)
 	}
-	if err := l.f.Sync(); err != nil {
+	if err := atomicfile.Fsync(l.f); err != nil {
 		return fmt.Errorf("%s: %w", l.path, err)
 	}
 	return nil

@@ -13,6 +13,23 @@ import (
 	"strings"
 )
 
+// Fsync flushes f to stable storage; every fsync of lot's run files goes
+// through it. Synced, when set (by tests), is told each synced file's or
+// directory's name after it succeeds: the only way to see, short of a
+// crash, that durability was asked for.
+func Fsync(f *os.File) error {
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if Synced != nil {
+		Synced(f.Name())
+	}
+	return nil
+}
+
+// Synced is a test hook: see Fsync. It is nil in normal use.
+var Synced func(name string)
+
 // TempPrefix starts the names of the temporary files Write creates; a
 // crash can leave one behind, which RemoveTemps deletes.
 const TempPrefix = ".tmp-"
@@ -41,7 +58,7 @@ func write(path string, data []byte) error {
 	}
 	// Without this fsync a crash after the rename can leave an empty or
 	// partial file under the final name on many filesystems.
-	if err := tmp.Sync(); err != nil {
+	if err := Fsync(tmp); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -63,7 +80,7 @@ func SyncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
+	err = Fsync(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
