@@ -94,7 +94,7 @@ func RunStates(dir string, runs []Run) ([]RunState, error) {
 	states := make([]RunState, len(runs))
 	for i, r := range runs {
 		rd := filepath.Join(dir, "runs", r.Name)
-		s := RunState{Name: r.Name, Of: r.Config.Tasks, Log: rd + ".log", State: StateNotStarted}
+		s := RunState{Name: r.Name, Of: r.Config.Tasks, Log: rundir.RunLog(rd), State: StateNotStarted}
 		if b, err := os.ReadFile(rundir.Tasks(rd)); err == nil {
 			s.Tasks = bytes.Count(b, []byte("\n"))
 		}

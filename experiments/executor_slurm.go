@@ -227,7 +227,7 @@ func (s Slurm) wait(ctx context.Context, dir string, names []string, log func(st
 		if err != nil {
 			why = []byte("left the queue unfinished (cancelled?)")
 		}
-		errs = append(errs, fmt.Errorf("run %s: failed: %s (see %s.log)", n, strings.TrimSpace(string(why)), out))
+		errs = append(errs, fmt.Errorf("run %s: failed: %s (see %s)", n, strings.TrimSpace(string(why)), rundir.RunLog(out)))
 	}
 	return errors.Join(errs...)
 }
@@ -289,7 +289,8 @@ runs=(
 	}
 	fmt.Fprintf(&b, `)
 out=%s/${runs[$SLURM_ARRAY_TASK_ID]}
-exec >>"$out.log" 2>&1
+mkdir -p "$out"
+exec >>"$out/`+rundir.LogFile+`" 2>&1
 echo "lot: slurm job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} (restart ${SLURM_RESTART_COUNT:-0}) on $(hostname) at $(date -u +%%FT%%TZ)"
 rm -f "$out.failed"
 # Slurm sends SIGTERM to every process of the job (preemption, scancel,

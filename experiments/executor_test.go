@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/lot-toolkit/lot/rundir"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +130,7 @@ func TestSlurmScriptOutcomes(t *testing.T) {
 			t.Errorf("task %d exited %d, want %d", i, got, want)
 		}
 		out := filepath.Join(dir, "runs", runs[i].Name)
-		log, _ := os.ReadFile(out + ".log")
+		log, _ := os.ReadFile(rundir.RunLog(out))
 		if !strings.Contains(string(log), "slurm job 7_"+string(rune('0'+i))) || !strings.Contains(string(log), "fake lot run --out "+out+" --config "+out+".yaml") {
 			t.Errorf("task %d's log:\n%s", i, log)
 		}
@@ -139,7 +140,7 @@ func TestSlurmScriptOutcomes(t *testing.T) {
 		}
 	}
 	states, err := RunStates(dir, runs)
-	if err != nil || states[2].State != StateFailed || states[2].Why != "exit status 1" || states[2].Log != filepath.Join(dir, "runs", runs[2].Name+".log") {
+	if err != nil || states[2].State != StateFailed || states[2].Why != "exit status 1" || states[2].Log != rundir.RunLog(filepath.Join(dir, "runs", runs[2].Name)) {
 		t.Fatalf("states: %+v %v", states, err)
 	}
 	os.WriteFile(filepath.Join(dir, "runs", runs[2].Name+".yaml.code"), []byte("0"), 0o644)
@@ -168,7 +169,7 @@ func TestSlurmScriptForwardsSignals(t *testing.T) {
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	runs := smokeRuns(t, 1)
 	script := scriptFor(t, dir, fake, runs)
-	log := filepath.Join(dir, "runs", runs[0].Name+".log")
+	log := rundir.RunLog(filepath.Join(dir, "runs", runs[0].Name))
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGUSR1} {
 		os.Remove(log)
 		code := runTask(t, script, "0", func(p *os.Process) {

@@ -202,7 +202,10 @@ func runOne(ctx context.Context, exe, out string, r Run, log func(string)) error
 	os.Remove(out + failedSuffix) // an earlier failure's mark
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) } // lets the run checkpoint
-	logFile, err := os.Create(out + ".log")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(rundir.RunLog(out), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -216,7 +219,7 @@ func runOne(ctx context.Context, exe, out string, r Run, log func(string)) error
 			return nil
 		}
 		markFailed(out, err.Error())
-		return fmt.Errorf("%v (see %s.log)", err, out)
+		return fmt.Errorf("%v (see %s)", err, rundir.RunLog(out))
 	}
 	log("finished: " + r.Name)
 	return nil

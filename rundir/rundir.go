@@ -33,6 +33,10 @@ const (
 	SummaryFile    = "summary.json"
 	CheckpointFile = "checkpoint.safetensors"
 	CheckpointsDir = "checkpoints" // per-task copies, when kept
+	// LogFile is the output of the `lot run` processes that lot reproduce
+	// and lot sweep start (their progress lines and errors), appended to
+	// by each attempt; it does not make a directory hold a run.
+	LogFile = "lot.log"
 )
 
 // runFiles are the files whose presence makes a directory hold a run.
@@ -74,6 +78,9 @@ func Metrics(dir string) string    { return filepath.Join(dir, MetricsFile) }
 func Tasks(dir string) string      { return filepath.Join(dir, TasksFile) }
 func Summary(dir string) string    { return filepath.Join(dir, SummaryFile) }
 func Checkpoint(dir string) string { return filepath.Join(dir, CheckpointFile) }
+
+// RunLog is the path of a run's process log, LogFile.
+func RunLog(dir string) string { return filepath.Join(dir, LogFile) }
 
 // TaskCheckpoint is the path of the kept checkpoint of a task's end.
 func TaskCheckpoint(dir string, task int) string {

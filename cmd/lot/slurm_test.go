@@ -186,7 +186,7 @@ func TestSlurmSweepRequeueAndFailure(t *testing.T) {
 	}
 	// Its log: the first start, interrupted with a checkpoint, then the
 	// requeued start resuming from a later step than 0.
-	log, _ := os.ReadFile(filepath.Join(cluster, "runs", victim+".log"))
+	log, _ := os.ReadFile(rundir.RunLog(filepath.Join(cluster, "runs", victim)))
 	_, after, requeued := strings.Cut(string(log), "(restart 1)")
 	resumed := regexp.MustCompile(`960 steps in all, ([0-9]+) done`).FindStringSubmatch(after)
 	if !requeued || !strings.Contains(string(log), "checkpoint saved") || resumed == nil || resumed[1] == "0" {
@@ -208,7 +208,7 @@ func TestSlurmSweepRequeueAndFailure(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "runs"), 0o755)
 	os.WriteFile(filepath.Join(dir, "runs", "seed-1"), []byte("not a run\n"), 0o644)
 	b, err := exec.Command(binary, "sweep", failing, "--out", dir, "--executor", "slurm", "--wait", "--poll", "1s").CombinedOutput()
-	logPath := filepath.Join(dir, "runs", "seed-1.log")
+	logPath := rundir.RunLog(filepath.Join(dir, "runs", "seed-1"))
 	if err == nil || !strings.Contains(string(b), "run seed-1: failed: exit status 1 (see "+logPath+")") {
 		t.Fatalf("a failed task should fail the sweep, naming its log: %v\n%s", err, b)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/lot-toolkit/lot/rundir"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,7 @@ func TestSweepLocal(t *testing.T) {
 		t.Fatalf("second call: %v\n%s", err, b)
 	}
 	b, err = exec.Command(binary, "sweep", "status", out).CombinedOutput()
-	if err != nil || !strings.Contains(string(b), "2 runs: 2 done\n") || !strings.Contains(string(b), filepath.Join(out, "runs", "seed-0.log")) {
+	if err != nil || !strings.Contains(string(b), "2 runs: 2 done\n") || !strings.Contains(string(b), rundir.RunLog(filepath.Join(out, "runs", "seed-0"))) {
 		t.Fatalf("status: %v\n%s", err, b)
 	}
 }
