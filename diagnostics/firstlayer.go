@@ -1,9 +1,7 @@
 package diagnostics
 
 import (
-	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/lot-toolkit/lot/curvature"
 	"github.com/lot-toolkit/lot/linalg"
@@ -37,22 +35,18 @@ type firstLayerSolver struct {
 	alpha, bet []float64
 	ritz       *curvature.Ritz
 	v          []float32 // the last eigenvector in parameter space (W then b), unit norm
-	v64        []float64
-	warm       bool
-	src        *rand.PCG // the random starts' stream, checkpointed (RandState)
-	rng        *rand.Rand
+	solverStart
 }
 
 func newFirstLayerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, maxIter int, tol float64, seed uint64) *firstLayerSolver {
 	_, _, in, out := m.Linear(0)
 	n := ws.MaxBatch * out
-	src := rand.NewPCG(seed, 0x5eed)
 	return &firstLayerSolver{m: m, hvp: hvp, ws: ws, out: out, in: in, maxIter: maxIter, tol: tol,
 		g: make([]float32, ws.MaxBatch*ws.MaxBatch), q: make([]float32, maxIter*n), gq: make([]float32, maxIter*n),
 		w: make([]float32, n), gw: make([]float32, n), u: make([]float32, n),
 		alpha: make([]float64, maxIter), bet: make([]float64, maxIter),
 		ritz: curvature.NewRitz(maxIter),
-		v:    make([]float32, out*(in+1)), v64: make([]float64, out*(in+1)), src: src, rng: rand.New(src)}
+		v:    make([]float32, out*(in+1)), solverStart: newSolverStart("first-layer solver", out*(in+1), seed, 0x5eed)}
 }
 
 // applies reports whether the reduced space is smaller than the block.
@@ -169,27 +163,6 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 	res.Value += s.regScale
 	res.Vector = s.v64
 	return res
-}
-
-// RandState returns the state of the stream random starts are drawn from.
-func (s *firstLayerSolver) RandState() []byte {
-	b, _ := s.src.MarshalBinary() // a PCG always marshals
-	return b
-}
-
-// SetRandState restores a state from RandState.
-func (s *firstLayerSolver) SetRandState(b []byte) error {
-	if err := s.src.UnmarshalBinary(b); err != nil {
-		return fmt.Errorf("first-layer solver random state: %w", err)
-	}
-	return nil
-}
-
-func (s *firstLayerSolver) Warm() []float64 {
-	if !s.warm {
-		return nil
-	}
-	return s.v64
 }
 
 func (s *firstLayerSolver) SetWarm(v []float64) {

@@ -1,9 +1,7 @@
 package diagnostics
 
 import (
-	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/lot-toolkit/lot/curvature"
 	"github.com/lot-toolkit/lot/linalg"
@@ -39,10 +37,7 @@ type reducedPowerSolver struct {
 	z, w, gw []float32 // B×out each: A·v, M·A·v (Hv = Aᵀw) and G̃·w
 	u        []float32 // B×out: v = Aᵀu after the start
 	v        []float32 // the eigenvector, parameter layout (W then b)
-	v64      []float64 // v as the solver interface returns it; also the start
-	warm     bool
-	src      *rand.PCG // random starts without a warm vector
-	rng      *rand.Rand
+	solverStart
 }
 
 func newReducedPowerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, maxIter int, tol float64, seed uint64) *reducedPowerSolver {
@@ -51,13 +46,9 @@ func newReducedPowerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, ma
 	if maxIter <= 0 {
 		maxIter = curvature.DefaultPowerMaxIter
 	}
-	if tol == 0 {
-		tol = curvature.DefaultPowerTol
-	}
-	src := rand.NewPCG(seed, 0x9e3779b97f4a7c15)
 	return &reducedPowerSolver{m: m, hvp: hvp, ws: ws, out: out, in: in, maxIter: maxIter, tol: tol,
 		g: make([]float32, ws.MaxBatch*ws.MaxBatch), z: make([]float32, n), w: make([]float32, n), gw: make([]float32, n), u: make([]float32, n),
-		v: make([]float32, out*(in+1)), v64: make([]float64, out*(in+1)), src: src, rng: rand.New(src)}
+		v: make([]float32, out*(in+1)), solverStart: newSolverStart("reduced power solver", out*(in+1), seed, 0x9e3779b97f4a7c15)}
 }
 
 func (s *reducedPowerSolver) Run(curvature.Operator) curvature.PowerResult {
@@ -145,27 +136,6 @@ func (s *reducedPowerSolver) Run(curvature.Operator) curvature.PowerResult {
 	res.Value += s.regScale
 	res.Vector = s.v64
 	return res
-}
-
-// RandState returns the state of the stream random starts are drawn from.
-func (s *reducedPowerSolver) RandState() []byte {
-	b, _ := s.src.MarshalBinary()
-	return b
-}
-
-// SetRandState restores a state from RandState.
-func (s *reducedPowerSolver) SetRandState(b []byte) error {
-	if err := s.src.UnmarshalBinary(b); err != nil {
-		return fmt.Errorf("reduced power solver random state: %w", err)
-	}
-	return nil
-}
-
-func (s *reducedPowerSolver) Warm() []float64 {
-	if !s.warm {
-		return nil
-	}
-	return s.v64
 }
 
 func (s *reducedPowerSolver) SetWarm(v []float64) {
