@@ -30,7 +30,6 @@ Run:  /usr/bin/python3 scripts/torch_authors_fixture.py [--out testdata/torch/di
 """
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -40,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_diagnose_fixture import entropy_bits, lanczos_extremes, write_safetensors  # noqa: E402
+from torch_diagnose_fixture import signals, write_safetensors  # noqa: E402
 
 WIDTH = 16
 FCS = ["fc1", "fc2", "fc4"]
@@ -112,58 +111,8 @@ def reference(model, act, x32, y, seed):
         for n, g in zip(ns, torch.autograd.grad(li, [Pi[n] for n in ns])):
             assert torch.allclose(G[n][i], g, rtol=1e-9, atol=1e-13), (i, n)
 
-    flat = torch.cat([G[n].reshape(B, -1) for n in ns], 1)
-    nf = min(B, 100)
-    s = torch.linalg.eigvalsh(flat[:nf] @ flat[:nf].T).flip(0).clamp(min=0)
-    total = s.sum().item()
-    cum = torch.cumsum(s, 0)
-    rank = int((cum >= 0.99 * total).nonzero()[0].item()) + 1
-    margin = (cum - 0.99 * total).abs().min().item() / total
-    out_margin = min(o.abs().min().item() for o in outs.values())
-    if margin < 1e-4 or out_margin < 2e-5:
-        return None
-
-    gen = torch.Generator().manual_seed(seed)
-
-    def sharpness(block):
-        Ph = {n: theta[n].clone().requires_grad_(n in block) for n in ns}
-        lh, _ = forward64(Ph, x, y, act)
-        params = [Ph[n] for n in block]
-        gflat = torch.cat([g.reshape(-1) for g in torch.autograd.grad(lh, params, create_graph=True)])
-
-        def hvp(v):
-            hv = torch.autograd.grad(gflat, params, grad_outputs=v, retain_graph=True)
-            return torch.cat([h.reshape(-1) for h in hv]).detach()
-        n = gflat.numel()
-        top, bottom, iters = lanczos_extremes(hvp, n, gen)
-        if n <= 1000:
-            H = torch.stack([hvp(e) for e in torch.eye(n, dtype=torch.float64)])
-            ev = torch.linalg.eigvalsh((H + H.T) / 2)
-            assert abs(ev[-1].item() - top) <= 1e-9 * abs(ev).max().item(), (ev[-1].item(), top)
-            top, bottom = ev[-1].item(), ev[0].item()
-        return top, bottom, iters
-
-    def sq(members, src):
-        return sum((src[n] ** 2).sum().item() for n in members)
-
-    rep = {"loss": loss.item()}
-    layers, gsum, nsum = [], 0.0, 0.0
-    for fc in FCS:
-        members = [fc + ".weight", fc + ".bias"]
-        g2 = sq(members, gbar)
-        noise = sum(((G[n] - gbar[n]) ** 2).sum().item() for n in members) / B
-        top, bottom, iters = sharpness(members)
-        layers.append({"name": fc, "grad_norm_sq": g2, "grad_noise": noise, "sharpness": top,
-                       "use": entropy_bits(outs[fc]), "weight_norm": math.sqrt(sq(members, theta)),
-                       "sharpness_min": bottom, "lanczos_iters": iters})
-        gsum += g2
-        nsum += noise
-    top, bottom, iters = sharpness(ns)
-    rep.update({"grad_norm_sq": gsum, "grad_noise": nsum, "sharpness": top, "fisher_rank": rank / nf,
-                "layers": layers, "sharpness_min": bottom, "lanczos_iters": iters,
-                "output_margin": out_margin, "fisher_margin": margin})
-    return rep
-
+    groups = {fc: [fc + ".weight", fc + ".bias"] for fc in FCS}
+    return signals(lambda Q, xx, yy: forward64(Q, xx, yy, act), theta, x, y, ns, groups, G, gbar, loss, outs, seed)
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))

@@ -248,6 +248,15 @@ def reference(model, act, bn, x32, y, seed):
         hook_g = B * pre.grad * xhat.detach()
         assert torch.allclose(hook_g, G["bn1.weight"], rtol=1e-9, atol=1e-13)
 
+    return signals(lambda Q, xx, yy: forward64(Q, xx, yy, act, bn), theta, x, y, names, groups, G, gbar, loss, outs, seed)
+
+def signals(fwd, theta, x, y, names, groups, G, gbar, loss, outs, seed):
+    """What lot diagnose reports, in float64: the Fisher rank from the
+    per-sample gradients G, each group's gradient norm, noise, sharpness and
+    unit-sign entropy, and the whole network's, from the batch gradient gbar
+    and fwd(P, x, y) -> (mean loss, each linear module's output). None when
+    a discrete result sits too near its boundary (the caller re-seeds)."""
+    B = x.shape[0]
     flat = torch.cat([G[n].reshape(B, -1) for n in names], 1)  # [B, P]
     nf = min(B, 100)
     gram = flat[:nf] @ flat[:nf].T
@@ -265,7 +274,7 @@ def reference(model, act, bn, x32, y, seed):
 
     def make_hvp(block):
         Ph = {n: theta[n].clone().requires_grad_(n in block) for n in names}
-        lh, _ = forward64(Ph, x, y, act, bn)
+        lh, _ = fwd(Ph, x, y)
         gs = torch.autograd.grad(lh, [Ph[n] for n in block], create_graph=True)
         gflat = torch.cat([g.reshape(-1) for g in gs])
         params = [Ph[n] for n in block]
