@@ -21,32 +21,22 @@ import (
 // run from U₀ = M·(A·v), one full-size product per run. The vectors are
 // float32, as the products are; inner products sum in float64 blocks.
 type firstLayerSolver struct {
-	m        *model.MLP
-	hvp      *model.HVP
-	ws       *model.Workspace
-	out, in  int
-	maxIter  int
-	tol      float64
-	regScale float64
-
-	g          []float32 // G̃, B×B
 	q, gq      []float32 // Lanczos basis and G̃·basis, maxIter rows of B·out
 	w, gw, u   []float32
 	alpha, bet []float64
 	ritz       *curvature.Ritz
 	v          []float32 // the last eigenvector in parameter space (W then b), unit norm
-	solverStart
+	reducedSpace
 }
 
 func newFirstLayerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, maxIter int, tol float64, seed uint64) *firstLayerSolver {
 	_, _, in, out := m.Linear(0)
 	n := ws.MaxBatch * out
-	return &firstLayerSolver{m: m, hvp: hvp, ws: ws, out: out, in: in, maxIter: maxIter, tol: tol,
-		g: make([]float32, ws.MaxBatch*ws.MaxBatch), q: make([]float32, maxIter*n), gq: make([]float32, maxIter*n),
+	return &firstLayerSolver{q: make([]float32, maxIter*n), gq: make([]float32, maxIter*n),
 		w: make([]float32, n), gw: make([]float32, n), u: make([]float32, n),
 		alpha: make([]float64, maxIter), bet: make([]float64, maxIter),
 		ritz: curvature.NewRitz(maxIter),
-		v:    make([]float32, out*(in+1)), solverStart: newSolverStart("first-layer solver", out*(in+1), seed, 0x5eed)}
+		v:    make([]float32, out*(in+1)), reducedSpace: newReducedSpace("first-layer solver", m, hvp, ws, maxIter, tol, seed, 0x5eed)}
 }
 
 // applies reports whether the reduced space is smaller than the block.
@@ -81,12 +71,7 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 	rows := s.ws.Rows()
 	n := rows * s.out
 	x := s.ws.Input()
-	// G̃ = X·Xᵀ + 1·1ᵀ.
-	g := s.g[:rows*rows]
-	linalg.Gemm(false, true, rows, rows, s.in, 1, x, s.in, x, s.in, 0, g, rows)
-	for i := range g {
-		g[i]++
-	}
+	s.gram(rows) // G̃, which gTimes applies
 	// Start: U₀ = M·(A·v) from the last eigenvector, else random.
 	q0, gq0 := s.q[:n], s.gq[:n]
 	started := false

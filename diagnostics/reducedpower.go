@@ -25,19 +25,10 @@ import (
 // The in-loss regulariser's c·I is added to the value at the end, as the
 // Lanczos solver does; its iterates are those of H₁₁ alone.
 type reducedPowerSolver struct {
-	m        *model.MLP
-	hvp      *model.HVP
-	ws       *model.Workspace
-	out, in  int
-	maxIter  int
-	tol      float64
-	regScale float64
-
-	g        []float32 // G̃, B×B
 	z, w, gw []float32 // B×out each: A·v, M·A·v (Hv = Aᵀw) and G̃·w
 	u        []float32 // B×out: v = Aᵀu after the start
 	v        []float32 // the eigenvector, parameter layout (W then b)
-	solverStart
+	reducedSpace
 }
 
 func newReducedPowerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, maxIter int, tol float64, seed uint64) *reducedPowerSolver {
@@ -46,20 +37,15 @@ func newReducedPowerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, ma
 	if maxIter <= 0 {
 		maxIter = curvature.DefaultPowerMaxIter
 	}
-	return &reducedPowerSolver{m: m, hvp: hvp, ws: ws, out: out, in: in, maxIter: maxIter, tol: tol,
-		g: make([]float32, ws.MaxBatch*ws.MaxBatch), z: make([]float32, n), w: make([]float32, n), gw: make([]float32, n), u: make([]float32, n),
-		v: make([]float32, out*(in+1)), solverStart: newSolverStart("reduced power solver", out*(in+1), seed, 0x9e3779b97f4a7c15)}
+	return &reducedPowerSolver{z: make([]float32, n), w: make([]float32, n), gw: make([]float32, n), u: make([]float32, n),
+		v: make([]float32, out*(in+1)), reducedSpace: newReducedSpace("reduced power solver", m, hvp, ws, maxIter, tol, seed, 0x9e3779b97f4a7c15)}
 }
 
 func (s *reducedPowerSolver) Run(curvature.Operator) curvature.PowerResult {
 	rows := s.ws.Rows()
 	n := rows * s.out
 	x := s.ws.Input()
-	g := s.g[:rows*rows]
-	linalg.Gemm(false, true, rows, rows, s.in, 1, x, s.in, x, s.in, 0, g, rows)
-	for i := range g {
-		g[i]++
-	}
+	g := s.gram(rows)
 	if !s.warm {
 		var ss float64
 		for i := range s.v64 {

@@ -3,34 +3,60 @@ package diagnostics
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/lot-toolkit/lot/linalg"
+	"github.com/lot-toolkit/lot/model"
 )
 
-// solverStart is where a reduced-space sharpness solver starts: its last
-// eigenvector (as the solver interface returns it, and whether it holds
-// one), and the stream random starts are drawn from without one, whose
-// state the checkpoint keeps (RandState) so that a resumed run draws what
-// an uninterrupted one would.
-type solverStart struct {
-	solver string // names the solver in errors
-	v64    []float64
-	warm   bool
-	src    *rand.PCG
-	rng    *rand.Rand
+// reducedSpace is what the first layer's solvers in the batch's reduced
+// space share: the model and its pass, their settings, G̃ = X̃X̃ᵀ, and where
+// a solve starts: the last eigenvector (as the solver interface returns
+// it, and whether it holds one), and the stream random starts are drawn
+// from without one, whose state the checkpoint keeps (RandState) so that a
+// resumed run draws what an uninterrupted one would.
+type reducedSpace struct {
+	solver   string // names the solver in errors
+	m        *model.MLP
+	hvp      *model.HVP
+	ws       *model.Workspace
+	out, in  int
+	maxIter  int
+	tol      float64
+	regScale float64
+	g        []float32 // G̃, B×B
+
+	v64  []float64
+	warm bool
+	src  *rand.PCG
+	rng  *rand.Rand
 }
 
-func newSolverStart(solver string, n int, seed, stream uint64) solverStart {
+func newReducedSpace(solver string, m *model.MLP, hvp *model.HVP, ws *model.Workspace, maxIter int, tol float64, seed, stream uint64) reducedSpace {
+	_, _, in, out := m.Linear(0)
 	src := rand.NewPCG(seed, stream)
-	return solverStart{solver: solver, v64: make([]float64, n), src: src, rng: rand.New(src)}
+	return reducedSpace{solver: solver, m: m, hvp: hvp, ws: ws, out: out, in: in, maxIter: maxIter, tol: tol,
+		g: make([]float32, ws.MaxBatch*ws.MaxBatch), v64: make([]float64, out*(in+1)), src: src, rng: rand.New(src)}
+}
+
+// gram forms G̃ = X·Xᵀ + 1·1ᵀ of the last pass's input, rows×rows.
+func (s *reducedSpace) gram(rows int) []float32 {
+	x := s.ws.Input()
+	g := s.g[:rows*rows]
+	linalg.Gemm(false, true, rows, rows, s.in, 1, x, s.in, x, s.in, 0, g, rows)
+	for i := range g {
+		g[i]++
+	}
+	return g
 }
 
 // RandState returns the state of the stream random starts are drawn from.
-func (s *solverStart) RandState() []byte {
+func (s *reducedSpace) RandState() []byte {
 	b, _ := s.src.MarshalBinary() // a PCG always marshals
 	return b
 }
 
 // SetRandState restores a state from RandState.
-func (s *solverStart) SetRandState(b []byte) error {
+func (s *reducedSpace) SetRandState(b []byte) error {
 	if err := s.src.UnmarshalBinary(b); err != nil {
 		return fmt.Errorf("%s random state: %w", s.solver, err)
 	}
@@ -38,7 +64,7 @@ func (s *solverStart) SetRandState(b []byte) error {
 }
 
 // Warm is the last eigenvector, nil before the first solve.
-func (s *solverStart) Warm() []float64 {
+func (s *reducedSpace) Warm() []float64 {
 	if !s.warm {
 		return nil
 	}
