@@ -89,7 +89,7 @@ func BenchmarkFullDiagnostics(b *testing.B) {
 	s := newStandard(1)
 	o := diagnostics.DefaultOptions()
 	o.Level = diagnostics.Full
-	mon := diagnostics.New(s.st.Model, s.st.Opt, s.st.WS, 0, o)
+	mon := diagnostics.New(s.st.Model, s.st.Opt, s.st.WS, nil, o)
 	for i := 0; i < 5; i++ {
 		s.gradStep()
 		mon.Before(s.st.Grad)

@@ -29,7 +29,7 @@ func degenerateStep(t *testing.T, bad float32) *Row {
 	}
 	opt := optim.NewAdam(len(m.Params), groups)
 	ws := m.NewWorkspace(rows)
-	mon := New(m, opt, ws, 0, filled(Options{Level: Full, Beta: 1, FisherSamples: 10}))
+	mon := New(m, opt, ws, nil, filled(Options{Level: Full, Beta: 1, FisherSamples: 10}))
 	grad := make([]float32, len(m.Params))
 	m.Forward(ws, x, rows, true)
 	m.CrossEntropy(ws, y)

@@ -115,7 +115,7 @@ func problem(t *testing.T, bn bool, level Level) (*model.MLP, *Monitor, []float3
 	ws := m.NewWorkspace(rows)
 	o := DefaultOptions()
 	o.Level, o.PowerTol, o.PowerMaxIter, o.FisherSamples = level, 1e-9, 2000, 10
-	mon := New(m, opt, ws, 0, o)
+	mon := New(m, opt, ws, nil, o)
 	grad := make([]float32, len(m.Params))
 	m.Forward(ws, x, rows, true)
 	m.CrossEntropy(ws, y)

@@ -73,11 +73,11 @@ type Row struct {
 // and backward pass must still be in the workspace), then After once the
 // update is applied.
 type Monitor struct {
-	opts     Options
-	m        *model.MLP
-	opt      optim.Optimizer
-	ws       *model.Workspace
-	regScale float64
+	opts Options
+	m    *model.MLP
+	opt  optim.Optimizer
+	ws   *model.Workspace
+	term curvature.Term // a penalty's Hessian that is not c·I; nil for none
 
 	hvp     *model.HVP
 	ops     []*curvature.Hessian // per group, then (GlobalSharpness) the whole network
@@ -95,10 +95,13 @@ type Monitor struct {
 }
 
 // New makes a monitor for a model trained with opt, whose training pass
-// lives in ws. regScale is c of an in-loss regulariser's Hessian c·I (0 for
-// none). opts are used as given: start from DefaultOptions.
-func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, regScale float64, opts Options) *Monitor {
-	mon := &Monitor{opts: opts, m: m, opt: opt, ws: ws, regScale: regScale,
+// lives in ws. term is the Hessian of an in-loss penalty that is not c·I
+// (nil for none), which every sharpness includes; it rules out the
+// first layer's reduced-space solvers, which assume c·I. An in-loss
+// regulariser's c·I is set with SetRegScale. opts are used as given:
+// start from DefaultOptions.
+func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, term curvature.Term, opts Options) *Monitor {
+	mon := &Monitor{opts: opts, m: m, opt: opt, ws: ws, term: term,
 		sumSq: make([]float64, len(m.Groups)), layers: make([]Layer, len(m.Groups))}
 	if opts.Level >= Full {
 		mon.hvp = m.NewHVPOn(ws)
@@ -111,17 +114,15 @@ func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, regScale float6
 			if k == len(m.Groups) {
 				g = -1
 			}
-			op := curvature.NewHessian(mon.hvp, m, g, regScale)
+			op := curvature.NewHessian(mon.hvp, m, g, 0)
+			op.Term = term
 			var it topSolver
 			tol := solverTol(opts)
-			if k == 0 && opts.Solver == "lanczos" && firstLayerReduces(m, ws.MaxBatch) {
-				f := newFirstLayerSolver(m, mon.hvp, ws, opts.PowerMaxIter, tol, uint64(k+1))
-				f.regScale = regScale
-				it = f
-			} else if k == 0 && opts.Solver == SolverPowerReduced && firstLayerReduces(m, ws.MaxBatch) {
-				r := newReducedPowerSolver(m, mon.hvp, ws, opts.PowerMaxIter, tol, uint64(k+1))
-				r.regScale = regScale
-				it = r
+			reduces := k == 0 && term == nil && firstLayerReduces(m, ws.MaxBatch)
+			if reduces && opts.Solver == "lanczos" {
+				it = newFirstLayerSolver(m, mon.hvp, ws, opts.PowerMaxIter, tol, uint64(k+1))
+			} else if reduces && opts.Solver == SolverPowerReduced {
+				it = newReducedPowerSolver(m, mon.hvp, ws, opts.PowerMaxIter, tol, uint64(k+1))
 			} else if opts.Solver == "power" || opts.Solver == SolverPowerReduced {
 				it = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: tol, Seed: uint64(k + 1)})
 			} else {
@@ -146,7 +147,6 @@ func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, regScale float6
 // SetRegScale updates the regulariser's Hessian scale (after a model reset
 // re-anchors the regulariser, say).
 func (mon *Monitor) SetRegScale(c float64) {
-	mon.regScale = c
 	for _, op := range mon.ops {
 		op.RegScale = c
 	}
@@ -210,6 +210,21 @@ func (mon *Monitor) BeforeAt(step int64, grad []float32) {
 		mon.layers[g].EffectiveRank = ptr(Num(er))
 		if err != nil {
 			mon.row.Errors = append(mon.row.Errors, m.Groups[g].Name+" effective_rank: "+err.Error())
+		}
+	}
+	if mon.term != nil {
+		if err := mon.term.Prepare(m.Params); err != nil {
+			mon.row.Errors = append(mon.row.Errors, "sharpness: "+err.Error())
+			nan := ptr(Num(math.NaN()))
+			for k := range mon.power {
+				mon.lambda[k] = math.NaN()
+				if k < len(m.Groups) {
+					mon.layers[k].Sharpness = nan
+				} else {
+					mon.row.Sharpness = nan
+				}
+			}
+			return
 		}
 	}
 	for k, it := range mon.power {

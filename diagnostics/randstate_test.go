@@ -37,7 +37,7 @@ func newColdStartRig(t *testing.T, solver string) *coldStartRig {
 	}
 	ws := m.NewWorkspace(16)
 	// A loose tolerance, so that the result depends on the start.
-	mon := New(m, optim.NewAdam(len(m.Params), groups), ws, 0,
+	mon := New(m, optim.NewAdam(len(m.Params), groups), ws, nil,
 		filled(Options{Level: Full, Beta: 1, Solver: solver, PowerTol: 1e-2, PowerMaxIter: 30, FisherSamples: 10, GlobalSharpness: true}))
 	return &coldStartRig{m: m, ws: ws, mon: mon, grad: make([]float32, len(m.Params))}
 }
@@ -147,7 +147,7 @@ func TestStateCarriesNonFiniteWindowValues(t *testing.T) {
 // a checkpoint without them restored).
 func (mon *Monitor) restoreFreshStreams(t *testing.T) {
 	t.Helper()
-	again := New(mon.m, mon.opt, mon.ws, mon.regScale, mon.opts)
+	again := New(mon.m, mon.opt, mon.ws, mon.term, mon.opts)
 	for k, it := range again.power {
 		if r, ok := it.(randStream); ok {
 			if err := mon.power[k].(randStream).SetRandState(r.RandState()); err != nil {

@@ -50,7 +50,7 @@ func newNetProblem(t *testing.T, spec model.Spec, rows int, seed uint64, opts Op
 	}
 	p.opt = optim.NewAdam(len(m.Params), groups)
 	p.ws = m.NewWorkspace(rows)
-	p.mon = New(m, p.opt, p.ws, 0, opts)
+	p.mon = New(m, p.opt, p.ws, nil, opts)
 	p.pass()
 	return p
 }

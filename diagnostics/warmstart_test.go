@@ -39,7 +39,7 @@ func TestWarmStartedSharpnessAgainstConvergedSolve(t *testing.T) {
 	ws := m.NewWorkspace(rows)
 	o := DefaultOptions()
 	o.Level, o.FisherSamples = Full, 10
-	mon := New(m, opt, ws, 0, o)
+	mon := New(m, opt, ws, nil, o)
 	grad := make([]float32, len(m.Params))
 	hvp := m.NewHVPOn(ws)
 	var worst, sumIters float64

@@ -16,8 +16,8 @@ import (
 // the iterate: with v the unit iterate, σ = ‖Wv‖, u = Wv/σ, the gradient
 // is λ·2(σ^k − 1)·kσ^(k−1)·u vᵀ, exact at a converged v.
 //
-// Its Hessian is not c·I: HessianScale is 0, so the diagnostics' curvature
-// (sharpness, α̃*) is that of the data loss alone under --reg spectral.
+// Its Hessian is not c·I, so HessianScale is 0 and the diagnostics add it
+// through SpectralHessian instead.
 type Spectral struct {
 	Strength float64 // λ
 	K        float64 // k
@@ -33,23 +33,33 @@ type specLayer struct {
 	vOff            int // its vector at v[vOff:vOff+cols]
 }
 
+// linearWeights lists m's linear layers' weight matrices, the only
+// matrices among its tensors, with each one's place in the concatenated
+// warm-start vectors.
+func linearWeights(m *model.MLP) []specLayer {
+	var ls []specLayer
+	vOff := 0
+	for _, t := range m.Tensors {
+		if len(t.Shape) == 2 {
+			ls = append(ls, specLayer{off: t.Offset, rows: t.Shape[0], cols: t.Shape[1], vOff: vOff})
+			vOff += t.Shape[1]
+		}
+	}
+	return ls
+}
+
 // NewSpectral builds the spectral regulariser over m's linear layers.
 func NewSpectral(strength, k float64, iters int, m *model.MLP) (*Spectral, error) {
 	if !(k > 0) || math.IsInf(k, 0) || iters < 1 {
 		return nil, fmt.Errorf("spectral: need k > 0 and at least one power iteration, got k %v and %d iterations", k, iters)
 	}
-	s := &Spectral{Strength: strength, K: k, Iters: iters}
+	s := &Spectral{Strength: strength, K: k, Iters: iters, layers: linearWeights(m)}
 	maxR, maxC := 0, 0
-	for _, t := range m.Tensors {
-		if len(t.Shape) != 2 { // the linear layers' weights are the only matrices
-			continue
+	for _, L := range s.layers {
+		for range L.cols {
+			s.v = append(s.v, float32(1/math.Sqrt(float64(L.cols))))
 		}
-		out, in := t.Shape[0], t.Shape[1]
-		s.layers = append(s.layers, specLayer{off: t.Offset, rows: out, cols: in, vOff: len(s.v)})
-		for range in {
-			s.v = append(s.v, float32(1/math.Sqrt(float64(in))))
-		}
-		maxR, maxC = max(maxR, out), max(maxC, in)
+		maxR, maxC = max(maxR, L.rows), max(maxC, L.cols)
 	}
 	s.wv, s.x = make([]float64, maxR), make([]float64, maxC)
 	return s, nil

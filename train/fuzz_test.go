@@ -113,7 +113,7 @@ func FuzzCheckpointState(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mon := diagnostics.New(m, opt, NewStepper(m, opt, nil, cfg.Batch).WS, 0, opts)
+		mon := diagnostics.New(m, opt, NewStepper(m, opt, nil, cfg.Batch).WS, nil, opts)
 		anchor := slices.Clone(m.Params)
 		edited := *file
 		edited.Meta = maps.Clone(file.Meta)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/lot-toolkit/lot/curvature"
 	"github.com/lot-toolkit/lot/regularize"
 )
 
@@ -29,6 +30,15 @@ var _ = registerKnobs(
 	Knob{Flag: "spectral-iters", Help: "power iterations on WᵀW per update for `--reg spectral`, warm-started at the last step's vector",
 		field: func(c *Config) any { return &c.Spectral.Iters }, check: func(c *Config) error { return atLeast(c.Spectral.Iters, 1) }},
 )
+
+// regTerm is the Hessian of the config's in-loss penalty for the
+// diagnostics where it is not c·I (spectral), else nil.
+func (r *run) regTerm() curvature.Term {
+	if r.cfg.Reg == "spectral" {
+		return regularize.NewSpectralHessian(r.cfg.RegStrength, r.cfg.Spectral.K, r.m)
+	}
+	return nil
+}
 
 // newReg builds the config's in-loss regulariser anchored at r.anchor.
 func (r *run) newReg() (regularize.Regularizer, error) {

@@ -374,7 +374,7 @@ func (r *run) newMonitor() (*diagnostics.Monitor, error) {
 		return nil, err
 	}
 	opts.Seed = r.cfg.Seed // names the cold starts' stream
-	return diagnostics.New(r.m, r.opt, r.st.WS, 0, opts), nil
+	return diagnostics.New(r.m, r.opt, r.st.WS, r.regTerm(), opts), nil
 }
 
 // logDue reports whether the step with 0-based run index step is logged:
