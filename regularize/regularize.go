@@ -114,8 +114,7 @@ func (w *Wasserstein) AddGrad(params, grad []float32) float64 {
 		for i, v := range p {
 			keys[i] = uint64(sortableBits(v))<<32 | uint64(i)
 		}
-		radixSortHigh32(keys, w.tmp[:s.n])
-		for rank, k := range keys {
+		for rank, k := range radixSortHigh32(keys, w.tmp[:s.n]) {
 			i := uint32(k)
 			d := p[i] - s0[rank]
 			sum += float64(d) * float64(d)
@@ -135,25 +134,34 @@ func sortableBits(f float32) uint32 {
 	return b | 0x80000000
 }
 
-// radixSortHigh32 sorts keys by their upper 32 bits, stably, in four
-// byte-wide passes: linear time, which beats a comparison sort on the
-// 200,000-element first layer by an order of magnitude.
-func radixSortHigh32(keys, tmp []uint64) {
+// radixSortHigh32 sorts keys by their upper 32 bits, stably, and returns
+// the sorted slice: keys or tmp, whichever holds it. Linear time, which
+// beats a comparison sort on the 200,000-element first layer by an order
+// of magnitude: one read counts all three digits (11, 11 and 10 bits),
+// then one scatter per digit, skipped where every key shares it.
+func radixSortHigh32(keys, tmp []uint64) []uint64 {
+	var count [3][2049]int
+	for _, k := range keys {
+		h := k >> 32
+		count[0][h&0x7ff+1]++
+		count[1][(h>>11)&0x7ff+1]++
+		count[2][h>>22+1]++
+	}
 	src, dst := keys, tmp
-	for shift := uint(32); shift < 64; shift += 8 {
-		var count [257]int
-		for _, k := range src {
-			count[(k>>shift)&0xff+1]++
+	for p, shift := range [3]uint{32, 43, 54} {
+		c := &count[p]
+		if len(src) == 0 || c[(src[0]>>shift)&0x7ff+1] == len(src) {
+			continue // one bucket holds every key: the pass would copy
 		}
-		for i := 1; i < 257; i++ {
-			count[i] += count[i-1]
+		for i := 1; i < len(c); i++ {
+			c[i] += c[i-1]
 		}
 		for _, k := range src {
-			b := (k >> shift) & 0xff
-			dst[count[b]] = k
-			count[b]++
+			b := (k >> shift) & 0x7ff
+			dst[c[b]] = k
+			c[b]++
 		}
 		src, dst = dst, src
 	}
-	// Four passes leave the result back in keys.
+	return src
 }

@@ -87,7 +87,7 @@ func TestRadixSortMatchesComparisonSort(t *testing.T) {
 	for i, v := range vals {
 		keys[i] = uint64(sortableBits(v))<<32 | uint64(i)
 	}
-	radixSortHigh32(keys, tmp)
+	keys = radixSortHigh32(keys, tmp)
 	got := make([]float32, len(vals))
 	for i, k := range keys {
 		got[i] = vals[uint32(k)]
@@ -114,15 +114,16 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}
 }
 
-// TestRadixSortSharedBytes: values whose keys share bytes (all in [1, 2),
-// say, or all equal) come back sorted, and stably, in keys.
+// TestRadixSortSharedBytes: values whose keys share digits (all in [1, 2),
+// say, or all equal, so that passes are skipped) come back sorted, and
+// stably.
 func TestRadixSortSharedBytes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	for _, gen := range []func() float32{
-		func() float32 { return 1 + float32(rng.IntN(4))/4 },        // only the third byte varies: one pass
-		func() float32 { return 1 + float32(rng.Float64()) },        // three passes
+		func() float32 { return 1 + float32(rng.IntN(4))/4 },        // mantissa bits 21, 22 vary: two passes
+		func() float32 { return 1 + float32(rng.Float64()) },        // all three digits vary
 		func() float32 { return 3 },                                 // no pass at all
-		func() float32 { return float32(rng.NormFloat64() * 1e-3) }, // four
+		func() float32 { return float32(rng.NormFloat64() * 1e-3) }, // all three
 	} {
 		vals := make([]float32, 500)
 		for i := range vals {
@@ -132,7 +133,7 @@ func TestRadixSortSharedBytes(t *testing.T) {
 		for i, v := range vals {
 			keys[i] = uint64(sortableBits(v))<<32 | uint64(i)
 		}
-		radixSortHigh32(keys, tmp)
+		keys = radixSortHigh32(keys, tmp)
 		for i := 1; i < len(keys); i++ {
 			a, b := keys[i-1], keys[i]
 			if a>>32 > b>>32 || (a>>32 == b>>32 && uint32(a) > uint32(b)) {
