@@ -5,7 +5,8 @@
 //
 // Every solver sees the matrix only through [Operator], so the same code runs
 // on a whole Hessian, on one layer's diagonal block of it, or on a [Dense]
-// test matrix. All arithmetic and accumulation is in float64 whatever the
+// test matrix. [Hessian] is that operator for a model's loss; an in-loss
+// penalty whose Hessian is not c·I joins it as a [Term]. All arithmetic and accumulation is in float64 whatever the
 // precision of the model behind the operator.
 //
 // Costs, counted in operator applications (Hessian-vector products):

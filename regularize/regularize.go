@@ -1,8 +1,9 @@
 // Package regularize owns the regularisers that are terms of the training
 // loss: the Wasserstein regulariser (distance of each tensor's value
 // distribution from its initial one), L2-init (distance from the initial
-// values) and spectral regularisation (each layer's top singular value). Plain L2 is not here: as in the paper, it is coupled weight decay
-// inside the optimiser.
+// values) and spectral regularisation (each layer's top singular value),
+// with the exact Hessian of the last for the diagnostics. Plain L2 is not
+// here: as in the paper, it is coupled weight decay inside the optimiser.
 package regularize
 
 import (
