@@ -1,8 +1,10 @@
 package diagnostics
 
 import (
+	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -67,6 +69,41 @@ func TestSharpnessIncludesTheSpectralPenalty(t *testing.T) {
 			if relDiff(want, data) < 1e-2 {
 				t.Errorf("%s %s: the penalty moves the top eigenvalue by only %.2g relative: pick a larger λ", solver, grp.Name, relDiff(want, data))
 			}
+		}
+	}
+}
+
+// failingTerm is a penalty whose Hessian does not exist at any point.
+type failingTerm struct{}
+
+func (failingTerm) Prepare([]float32) error          { return errors.New("no Hessian here") }
+func (failingTerm) AddHVP(int, []float64, []float64) { panic("AddHVP after a failed Prepare") }
+
+// TestPenaltyWithoutHessianGivesNullSharpness: where the penalty's
+// Hessian does not exist (a repeated σ1, say), every sharpness of that
+// step is NaN (null in the log), the row says why, and the rest of the
+// row is still measured.
+func TestPenaltyWithoutHessianGivesNullSharpness(t *testing.T) {
+	spec := model.Spec{Input: 6, Hidden: []int{5, 4}, Classes: 3}
+	opts := filled(Options{Level: Full, Beta: 1, FisherSamples: 5, GlobalSharpness: true})
+	p := newNetProblem(t, spec, 12, 3, opts)
+	p.mon = New(p.m, p.opt, p.ws, failingTerm{}, opts)
+	p.mon.BeforeAt(0, p.grad)
+	p.opt.Step(p.m.Params, p.grad)
+	row := p.mon.After()
+	if len(row.Errors) != 1 || !strings.Contains(row.Errors[0], "sharpness: no Hessian here") {
+		t.Fatalf("errors %q, want one saying the sharpness failed and why", row.Errors)
+	}
+	if row.Sharpness == nil || !math.IsNaN(float64(*row.Sharpness)) {
+		t.Errorf("global sharpness %v, want NaN", row.Sharpness)
+	}
+	for _, grp := range p.m.Groups {
+		L := row.Layers[grp.Name]
+		if L.Sharpness == nil || !math.IsNaN(float64(*L.Sharpness)) {
+			t.Errorf("%s: sharpness %v, want NaN", grp.Name, L.Sharpness)
+		}
+		if L.GradNormSq <= 0 || L.EffectiveRank == nil && grp.Name != "fc3" {
+			t.Errorf("%s: the rest of the row is missing: %+v", grp.Name, L)
 		}
 	}
 }
