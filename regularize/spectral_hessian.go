@@ -35,8 +35,8 @@ type SpectralHessian struct {
 	layers      []curvedLayer
 	// scratch, sized for the largest layer
 	e, out          []float64 // a direction and its product, wide orientation
-	ev, wy, c, du   []float64 // short side
-	etu, yv, dv, rc []float64 // long side (rc: eigenbasis coordinates, short)
+	ev, wy, c, du, rc []float64 // short side (rc: eigenbasis coordinates)
+	etu, yv, dv       []float64 // long side
 }
 
 // curvedLayer is one weight matrix at the prepared point, in its wide
@@ -68,8 +68,10 @@ func NewSpectralHessian(strength, k float64, m *model.MLP) *SpectralHessian {
 		maxP, maxQ = max(maxP, p), max(maxQ, q)
 	}
 	h.e, h.out = make([]float64, maxP*maxQ), make([]float64, maxP*maxQ)
-	h.ev, h.wy, h.c, h.du = make([]float64, maxP), make([]float64, maxP), make([]float64, maxP), make([]float64, maxP)
-	h.etu, h.yv, h.dv, h.rc = make([]float64, maxQ), make([]float64, maxQ), make([]float64, maxQ), make([]float64, maxQ)
+	short := func() []float64 { return make([]float64, maxP) }
+	long := func() []float64 { return make([]float64, maxQ) }
+	h.ev, h.wy, h.c, h.du, h.rc = short(), short(), short(), short(), short()
+	h.etu, h.yv, h.dv = long(), long(), long()
 	return h
 }
 
