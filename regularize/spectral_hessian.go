@@ -34,7 +34,7 @@ type SpectralHessian struct {
 	strength, k float64
 	layers      []curvedLayer
 	// scratch, sized for the largest layer
-	e, out          []float64 // a direction and its product, wide orientation
+	e, out            []float64 // a direction and its product, wide orientation
 	ev, wy, c, du, rc []float64 // short side (rc: eigenbasis coordinates)
 	etu, yv, dv       []float64 // long side
 }
