@@ -205,11 +205,11 @@ func baselineReport(dir string, runs []Run) (string, error) {
 					continue
 				}
 				stack = append(stack, plotting.Figure{XLabel: "task", YLabel: sg.name, Lines: []plotting.Line{*sl}})
-				r := pearson(seedMean(sl), a)
-				fmt.Fprintf(&b, " r = %s |", num(r))
+				cell, tracks := trackCell(seedMean(sl), a)
+				fmt.Fprintf(&b, " %s |", cell)
 				switch {
 				case hi-lo < flatAcc:
-				case !math.IsNaN(r) && math.Abs(r) >= trackR:
+				case tracks:
 					tracked = append(tracked, sg.name)
 				default:
 					not = append(not, sg.name)
@@ -227,6 +227,24 @@ func baselineReport(dir string, runs []Run) (string, error) {
 		fmt.Fprintf(&b, "\nSignals over the stream, per method: %s.\n", signalLinks(stream))
 	}
 	return b.String(), nil
+}
+
+// trackCell is a signal's cell in the tracking table, its correlation r
+// with the accuracy over tasks, and whether |r| ≥ trackR. A signal that
+// never moves (ρ̂ at 1 on every task, say) has no correlation; the cell
+// says so and gives its value.
+func trackCell(signal, acc []float64) (string, bool) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range signal {
+		if !math.IsNaN(v) {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	if lo == hi {
+		return fmt.Sprintf("constant, %.2f", lo), false
+	}
+	r := pearson(signal, acc)
+	return "r = " + num(r), !math.IsNaN(r) && math.Abs(r) >= trackR
 }
 
 func signalLinks(stream string) string {

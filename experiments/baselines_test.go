@@ -51,3 +51,26 @@ func TestBaselineRunsCoverEveryMethod(t *testing.T) {
 	}
 	t.Fatal("no spectral run")
 }
+
+// TestTrackCell: a signal that follows the accuracy tracks it, one that
+// moves against it tracks it too (|r|), one unrelated does not, and one
+// that never moves says so instead of a correlation.
+func TestTrackCell(t *testing.T) {
+	acc := []float64{0.5, 0.4, 0.3, 0.35, 0.2}
+	for _, c := range []struct {
+		signal []float64
+		cell   string
+		tracks bool
+	}{
+		{[]float64{5, 4, 3, 3.5, 2}, "r = +1.00", true},
+		{[]float64{-5, -4, -3, -3.5, -2}, "r = -1.00", true},
+		{[]float64{1, 3, 2, 1, 3}, "r = -0.56", false}, // by hand: −0.25/√(0.05·4)
+		{[]float64{1, 1, 1, 1, 1}, "constant, 1.00", false},
+		{[]float64{1, math.NaN(), 1, 1, 1}, "constant, 1.00", false},
+	} {
+		cell, tracks := trackCell(c.signal, acc)
+		if cell != c.cell || tracks != c.tracks {
+			t.Errorf("signal %v: %q %v, want %q %v", c.signal, cell, tracks, c.cell, c.tracks)
+		}
+	}
+}

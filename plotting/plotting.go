@@ -104,7 +104,7 @@ func (f Figure) plot() (*plot.Plot, error) {
 		for _, v := range append(min, max...) {
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
-		c := plotutil.Color(i)
+		c, dashes := lineStyle(i)
 		if len(ys) > 1 {
 			band, err := bandPolygon(l.X, min, max, c)
 			if err != nil {
@@ -117,6 +117,7 @@ func (f Figure) plot() (*plot.Plot, error) {
 			return nil, fmt.Errorf("%s: %v", l.Label, err)
 		}
 		line.Color = c
+		line.Dashes = dashes
 		line.Width = vg.Points(1.2)
 		p.Add(line)
 		p.Legend.Add(l.Label, line)
@@ -138,6 +139,12 @@ func (f Figure) plot() (*plot.Plot, error) {
 }
 
 // positive copies ys with values ≤ 0 made NaN (skipped when drawn).
+// lineStyle is line i's colour and dash pattern: the palette has seven
+// colours, and past them lines that share a colour differ in dashes.
+func lineStyle(i int) (color.Color, []vg.Length) {
+	return plotutil.Color(i), plotutil.Dashes(i / len(plotutil.DefaultColors))
+}
+
 func positive(ys [][]float64) [][]float64 {
 	out := make([][]float64, len(ys))
 	for i, y := range ys {

@@ -2,6 +2,7 @@ package plotting
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -64,4 +65,18 @@ func pngHeight(t *testing.T, path string) int {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return cfg.Height
+}
+
+// TestLinesStayDistinctPastThePalette: with more lines than colours, no
+// two lines share both colour and dash pattern.
+func TestLinesStayDistinctPastThePalette(t *testing.T) {
+	seen := map[string]int{}
+	for i := range 20 {
+		c, d := lineStyle(i)
+		key := fmt.Sprint(c, d)
+		if j, dup := seen[key]; dup {
+			t.Fatalf("lines %d and %d drawn alike (%s)", j, i, key)
+		}
+		seen[key] = i
+	}
 }
