@@ -115,8 +115,9 @@ func (s *reducedPowerSolver) Run(curvature.Operator) curvature.PowerResult {
 		}
 	}
 	nv := linalg.SumSquares(s.v)
+	norm := math.Sqrt(nv) // hoisted, as in firstLayerSolver.Run
 	for i := range s.v {
-		s.v64[i] = float64(s.v[i]) / math.Sqrt(nv)
+		s.v64[i] = float64(s.v[i]) / norm
 	}
 	s.warm = !math.IsNaN(res.Value) && !math.IsInf(res.Value, 0) && nv > 0
 	res.Value += s.regScale
