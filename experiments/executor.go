@@ -67,9 +67,9 @@ const (
 	StateDone       = "done"
 	StateDiverged   = "diverged"
 	StateQueued     = "queued"  // in the batch system's queue, not started (or requeued)
-	StateRunning    = "running" // running in the batch system
+	StateRunning    = "running" // running in the batch system, or a process here holds its lock
 	StateFailed     = "failed"
-	StateIncomplete = "incomplete" // started, not finished: interrupted, or running locally
+	StateIncomplete = "incomplete" // started, not finished, and no process is training it
 	StateNotStarted = "not started"
 )
 
@@ -102,6 +102,10 @@ func RunStates(dir string, runs []Run) ([]RunState, error) {
 		sum, sumErr := train.ReadSummary(rd)
 		_, cfgErr := os.Stat(rundir.Config(rd))
 		why, failErr := os.ReadFile(rd + failedSuffix)
+		live, err := rundir.InUse(rd)
+		if err != nil {
+			return nil, err
+		}
 		switch {
 		case sumErr == nil && sum.Status == train.StatusDiverged:
 			s.State = StateDiverged
@@ -109,6 +113,8 @@ func RunStates(dir string, runs []Run) ([]RunState, error) {
 			s.State = StateDone
 		case inQueue:
 			s.State, s.Job = q.runState(), q.job
+		case live:
+			s.State = StateRunning
 		case failErr == nil:
 			s.State, s.Why = StateFailed, strings.TrimSpace(string(why))
 		case cfgErr == nil:

@@ -199,10 +199,11 @@ func TestSlurmScriptForwardsSignals(t *testing.T) {
 
 // TestLocalMarksFailures: a run that fails under the local executor is
 // marked failed, with its exit status, for RunStates; the other states
-// come from the run directories.
+// come from the run directories, and a run whose lock a process holds
+// is running.
 func TestLocalMarksFailures(t *testing.T) {
 	dir := t.TempDir()
-	runs := smokeRuns(t, 5)
+	runs := smokeRuns(t, 6)
 	err := Local{Exe: "/bin/false", Jobs: 1}.Execute(context.Background(), dir, runs[:1], func(string) {})
 	if err == nil {
 		t.Fatal("a failing run is no error")
@@ -216,6 +217,13 @@ func TestLocalMarksFailures(t *testing.T) {
 	os.MkdirAll(rd(3), 0o755)
 	os.WriteFile(filepath.Join(rd(3), "config.yaml"), runs[3].Config.Marshal(), 0o644)
 	os.WriteFile(filepath.Join(rd(3), "tasks.jsonl"), []byte("{}\n"), 0o644)
+	os.MkdirAll(rd(4), 0o755)
+	os.WriteFile(filepath.Join(rd(4), "config.yaml"), runs[4].Config.Marshal(), 0o644)
+	unlock, err := rundir.Lock(rd(4)) // as its `lot run` process would
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
 	states, err := RunStates(dir, runs)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +231,7 @@ func TestLocalMarksFailures(t *testing.T) {
 	want := []struct {
 		state string
 		tasks int
-	}{{StateFailed, 0}, {StateDone, 3}, {StateDiverged, 0}, {StateIncomplete, 1}, {StateNotStarted, 0}}
+	}{{StateFailed, 0}, {StateDone, 3}, {StateDiverged, 0}, {StateIncomplete, 1}, {StateRunning, 0}, {StateNotStarted, 0}}
 	for i, w := range want {
 		if s := states[i]; s.State != w.state || s.Tasks != w.tasks || s.Of != runs[i].Config.Tasks {
 			t.Errorf("run %d: %+v, want %s with %d tasks", i, s, w.state, w.tasks)
@@ -234,7 +242,7 @@ func TestLocalMarksFailures(t *testing.T) {
 	}
 	var b bytes.Buffer
 	WriteStates(&b, states)
-	if !strings.Contains(b.String(), "5 runs: 1 failed, 1 done, 1 diverged, 1 incomplete, 1 not started\n") ||
+	if !strings.Contains(b.String(), "6 runs: 1 failed, 1 done, 1 diverged, 1 incomplete, 1 running, 1 not started\n") ||
 		!strings.Contains(b.String(), "failed (exit status 1)") {
 		t.Fatalf("table:\n%s", b.String())
 	}

@@ -7,7 +7,8 @@
 // Every fault is one error that names the file, and its kind can be told
 // apart with errors.Is: ErrNoRun (nothing there), ErrUnreadable (there but
 // damaged or not readable), ErrOtherVersion (written by another version of
-// lot) and ErrExists (a run is there and would be overwritten).
+// lot), ErrExists (a run is there and would be overwritten) and ErrInUse
+// (another process is training it: see Lock).
 //
 // Whole files are replaced atomically and durably (package atomicfile); the
 // logs are appended and fsynced at each checkpoint, and a checkpoint records
@@ -21,6 +22,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/lot-toolkit/lot/internal/atomicfile"
 )
@@ -37,6 +39,9 @@ const (
 	// and lot sweep start (their progress lines and errors), appended to
 	// by each attempt; it does not make a directory hold a run.
 	LogFile = "lot.log"
+	// LockFile is what a live run holds locked (Lock); left behind, it
+	// holds nothing and makes no run.
+	LockFile = "lock"
 )
 
 // runFiles are the files whose presence makes a directory hold a run.
@@ -48,6 +53,7 @@ var (
 	ErrUnreadable   = errors.New("unreadable")
 	ErrOtherVersion = errors.New("written by another version of lot")
 	ErrExists       = errors.New("already holds a run")
+	ErrInUse        = errors.New("in use by another lot process")
 )
 
 // Error is a fault of one file (or directory) of a run; Kind is one of the
@@ -81,6 +87,8 @@ func Checkpoint(dir string) string { return filepath.Join(dir, CheckpointFile) }
 
 // RunLog is the path of a run's process log, LogFile.
 func RunLog(dir string) string { return filepath.Join(dir, LogFile) }
+
+func lockPath(dir string) string { return filepath.Join(dir, LockFile) }
 
 // TaskCheckpoint is the path of the kept checkpoint of a task's end.
 func TaskCheckpoint(dir string, task int) string {
@@ -135,11 +143,17 @@ func Create(dir string, config []byte) error {
 
 // MoveAside renames a directory holding a run to the first free DIR.old-N
 // (N = 1, 2, ...) and returns that name; nothing is deleted. A directory
-// that holds no run is left alone and "" returned.
+// that holds no run is left alone and "" returned, and one whose run a
+// process is training is refused with ErrInUse.
 func MoveAside(dir string) (string, error) {
 	held, err := Holds(dir)
 	if err != nil || !held {
 		return "", err
+	}
+	if busy, err := InUse(dir); err != nil {
+		return "", err
+	} else if busy {
+		return "", &Error{Path: dir, Kind: ErrInUse, Err: holder(dir)}
 	}
 	dir = filepath.Clean(dir)
 	for n := 1; ; n++ {
@@ -190,4 +204,13 @@ func KeepTaskCheckpoint(dir string, task int) error {
 		return fmt.Errorf("%s: %w", dst, err)
 	}
 	return nil
+}
+
+// holder says which process holds dir's lock, as its lock file records.
+func holder(dir string) error {
+	b, err := os.ReadFile(lockPath(dir))
+	if pid := strings.TrimSpace(string(b)); err == nil && pid != "" {
+		return fmt.Errorf("process %s is training it; stop that process first", pid)
+	}
+	return errors.New("another process is training it; stop that process first")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"time"
 
@@ -98,15 +99,24 @@ type Options struct {
 // is never written over: the same config again continues it (a finished
 // run is left as it is), and anything else (another config, a config.yaml
 // that cannot be read or that another version of lot wrote, run files
-// without a config) is refused with an *ExistsError.
+// without a config) is refused with an *ExistsError. A run that another
+// process is training is refused with rundir.ErrInUse (rundir.Lock).
 func Run(ctx context.Context, cfg Config, opts Options) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, &DirError{Dir: opts.Out, Err: err}
+	}
+	unlock, err := rundir.Lock(opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	prev, err := ReadConfigOf(opts.Out)
 	switch {
 	case err == nil && prev.Hash() == cfg.Hash():
-		return Resume(ctx, opts.Out, opts)
+		return resume(ctx, opts.Out, opts)
 	case err == nil:
 		return nil, &ExistsError{Dir: opts.Out, Why: errors.New("a run of another config")}
 	case !errors.Is(err, rundir.ErrNoRun):
@@ -145,8 +155,22 @@ func (e *DirError) Error() string { return e.Dir + ": " + e.Err.Error() }
 func (e *DirError) Unwrap() error { return e.Err }
 
 // Resume continues the run in dir from its last checkpoint. A fault of
-// the run's files is a *rundir.Error naming the file, or a *DirError.
+// the run's files is a *rundir.Error naming the file, or a *DirError; a
+// run that another process is training is refused with rundir.ErrInUse.
 func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
+	if _, err := ReadConfigOf(dir); err != nil {
+		return nil, err
+	}
+	unlock, err := rundir.Lock(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return resume(ctx, dir, opts)
+}
+
+// resume is Resume under a lock the caller holds.
+func resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	cfg, err := ReadConfigOf(dir)
 	if err != nil {
 		return nil, err

@@ -304,3 +304,42 @@ func BenchmarkAllFiniteGoParams203k(b *testing.B) {
 		}
 	}
 }
+
+// TestRunInUseIsRefused: while another process trains a run (its lock
+// held), neither Resume nor Run with its config touches it: both are
+// refused with rundir.ErrInUse and every file stays as it was. Once the
+// lock is free, the run resumes and finishes.
+func TestRunInUseIsRefused(t *testing.T) {
+	cfg := small()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := Run(ctx, cfg, Options{Out: dir, Reporter: &stopAt{at: 7, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	before := map[string][]byte{}
+	for _, p := range []string{rundir.Config(dir), rundir.Metrics(dir), rundir.Tasks(dir), rundir.Checkpoint(dir)} {
+		before[p], _ = os.ReadFile(p)
+	}
+	unlock, err := rundir.Lock(dir) // as the other process would
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resume(context.Background(), dir, Options{}); !errors.Is(err, rundir.ErrInUse) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Resume of a run in use: %v, want ErrInUse naming %s", err, dir)
+	}
+	if _, err := Run(context.Background(), cfg, Options{Out: dir}); !errors.Is(err, rundir.ErrInUse) {
+		t.Fatalf("Run on a run in use: %v, want ErrInUse", err)
+	}
+	for p, b := range before {
+		if now, _ := os.ReadFile(p); string(now) != string(b) {
+			t.Errorf("%s changed while the run was in use", p)
+		}
+	}
+	unlock()
+	if _, err := Resume(context.Background(), dir, Options{}); err != nil {
+		t.Fatalf("Resume once free: %v", err)
+	}
+	if s := readSummary(t, dir); s.Status != StatusFinished {
+		t.Fatalf("status %q after resuming", s.Status)
+	}
+}
