@@ -42,7 +42,7 @@ func Lock(dir string) (unlock func(), err error) {
 // InUse reports whether a process holds dir's run lock (see Lock).
 func InUse(dir string) (bool, error) {
 	f, err := os.Open(lockPath(dir))
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) { // no lock, or dir is no directory
 		return false, nil
 	} else if err != nil {
 		return false, &Error{Path: lockPath(dir), Kind: ErrUnreadable, Err: err}

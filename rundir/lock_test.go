@@ -49,6 +49,10 @@ func TestLockRefusesASecondHolder(t *testing.T) {
 	if _, err := Lock(dir + "/absent"); !errors.Is(err, ErrNoRun) {
 		t.Fatalf("Lock on a missing directory: %v, want ErrNoRun", err)
 	}
+	// A file where a run directory should be is in no one's use.
+	if busy, err := InUse(Config(dir)); err != nil || busy {
+		t.Fatalf("InUse on a file: %v %v, want false and no error", busy, err)
+	}
 }
 
 // TestKilledHolderLeavesNoStaleLock: a process holding the lock is killed
