@@ -71,6 +71,8 @@ type Summary struct {
 	Threads          int     `json:"threads"`
 	// Divergence is where the numbers went non-finite, with status diverged.
 	Divergence *Divergence `json:"divergence,omitempty"`
+	// Builds are the builds of lot that trained the run, in order.
+	Builds []Build `json:"builds"`
 }
 
 // Summary statuses.
@@ -249,6 +251,9 @@ func execute(ctx context.Context, cfg Config, opts Options, resume bool) (*Summa
 			return nil, err
 		}
 		r.wallBase = r.pos.WallSeconds
+	}
+	if r.pos.Task < cfg.Tasks { // a finished run trains no more
+		r.pos.Builds = withBuild(r.pos.Builds, r.pos.Step)
 	}
 	if r.reg, err = r.newReg(); err != nil {
 		return nil, err
@@ -547,7 +552,7 @@ func (r *run) writeSummary(div *Divergence) (*Summary, error) {
 		return nil, err
 	}
 	s := &Summary{ConfigHash: r.cfg.Hash(), Status: StatusFinished, Tasks: len(rows), Steps: r.pos.Step, WallSeconds: r.wall(),
-		TrainSeconds: r.pos.TrainSeconds, Backend: linalg.Backend(), Threads: r.cfg.Threads, Divergence: div}
+		TrainSeconds: r.pos.TrainSeconds, Backend: linalg.Backend(), Threads: r.cfg.Threads, Divergence: div, Builds: r.pos.Builds}
 	if div != nil {
 		s.Status = StatusDiverged
 	}

@@ -41,6 +41,9 @@ type Position struct {
 	// GroupBetas are Adam's per-group betas (absent before adam_betas
 	// existed: those runs had the fixed defaults).
 	GroupBetas [][2]float64 `json:"group_betas,omitempty"`
+	// Builds are the builds of lot that trained the run so far, in order
+	// (absent in checkpoints from before this field).
+	Builds []Build `json:"builds,omitempty"`
 }
 
 // Done reports whether every task has been trained.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -341,5 +342,54 @@ func TestRunInUseIsRefused(t *testing.T) {
 	}
 	if s := readSummary(t, dir); s.Status != StatusFinished {
 		t.Fatalf("status %q after resuming", s.Status)
+	}
+}
+
+// TestSummaryListsTheBuildsThatTrainedTheRun: a run started by one build
+// and resumed by another lists both, the second from the checkpoint's
+// step; resuming with the same build again, or a finished run, adds
+// nothing.
+func TestSummaryListsTheBuildsThatTrainedTheRun(t *testing.T) {
+	defer func(f func() Build) { currentBuild = f }(currentBuild)
+	build := func(rev string) func() Build {
+		return func() Build { return Build{Revision: rev, Go: "go-test"} }
+	}
+	cfg := small()
+	dir := t.TempDir()
+	currentBuild = build("aaa")
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := Run(ctx, cfg, Options{Out: dir, Reporter: &stopAt{at: 7, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	f, err := rundir.ReadCheckpoint(rundir.Checkpoint(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ck Position
+	if err := json.Unmarshal([]byte(f.Meta[rundir.MetaPosition]), &ck); err != nil {
+		t.Fatal(err)
+	}
+	if want := []Build{{Revision: "aaa", Go: "go-test"}}; !slices.Equal(ck.Builds, want) {
+		t.Fatalf("checkpoint's builds %+v, want %+v", ck.Builds, want)
+	}
+	currentBuild = build("bbb")
+	ctx, cancel = context.WithCancel(context.Background())
+	if _, err := Resume(ctx, dir, Options{Reporter: &stopAt{at: 29, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	s, err := Resume(context.Background(), dir, Options{}) // bbb again
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Build{{Revision: "aaa", Go: "go-test"}, {Revision: "bbb", Go: "go-test", FromStep: ck.Step}}
+	if ck.Step == 0 || !slices.Equal(s.Builds, want) {
+		t.Fatalf("builds %+v, want %+v", s.Builds, want)
+	}
+	currentBuild = build("ccc")
+	if s, err = Resume(context.Background(), dir, Options{}); err != nil || !slices.Equal(s.Builds, want) {
+		t.Fatalf("resuming the finished run: builds %+v (%v), want %+v", s.Builds, err, want)
+	}
+	if got := readSummary(t, dir); !slices.Equal(got.Builds, want) {
+		t.Fatalf("summary.json: builds %+v, want %+v", got.Builds, want)
 	}
 }
