@@ -48,13 +48,20 @@ func InUse(dir string) (bool, error) {
 		return false, &Error{Path: lockPath(dir), Kind: ErrUnreadable, Err: err}
 	}
 	defer f.Close()
+	return LockHeld(f)
+}
+
+// LockHeld reports whether a process holds the run lock on f, a run
+// directory's LockFile opened as the caller confines its paths (lot
+// serve opens it inside an os.Root).
+func LockHeld(f *os.File) (bool, error) {
 	switch err := flock(f, syscall.LOCK_SH); {
 	case errors.Is(err, syscall.EWOULDBLOCK):
 		return true, nil
 	case err != nil:
-		return false, &Error{Path: lockPath(dir), Kind: ErrUnreadable, Err: err}
+		return false, &Error{Path: f.Name(), Kind: ErrUnreadable, Err: err}
 	}
-	return false, nil
+	return false, nil // the shared lock goes when the caller closes f
 }
 
 // flock tries the lock without waiting, retrying when a signal interrupts.

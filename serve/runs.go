@@ -24,7 +24,7 @@ import (
 
 // Run statuses besides train's finished and diverged.
 const (
-	StatusRunning     = "running"     // no summary, and a log written lately
+	StatusRunning     = "running"     // no summary, and its lock held or a log written lately
 	StatusInterrupted = "interrupted" // no summary, and nothing written lately
 )
 
@@ -240,7 +240,7 @@ func (s *Server) info(r *run) RunInfo {
 		fallthrough
 	default:
 		in.Status = StatusInterrupted
-		if time.Since(s.lastWrite(r)) < s.opts.LiveWindow {
+		if s.locked(r) || time.Since(s.lastWrite(r)) < s.opts.LiveWindow {
 			in.Status = StatusRunning
 		}
 	}
@@ -263,6 +263,18 @@ func (s *Server) info(r *run) RunInfo {
 }
 
 // lastWrite is the latest modification of a run's logs and checkpoint.
+// locked reports whether a process holds the run's lock (runs by builds
+// of lot from before the lock fall back on lastWrite).
+func (s *Server) locked(r *run) bool {
+	f, err := s.open(r, rundir.LockFile)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	held, _ := rundir.LockHeld(f)
+	return held
+}
+
 func (s *Server) lastWrite(r *run) time.Time {
 	var last time.Time
 	for _, f := range []string{rundir.MetricsFile, rundir.TasksFile, rundir.CheckpointFile, rundir.ConfigFile} {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lot-toolkit/lot/rundir"
 )
 
 // TestPathsStayInsideTheDirectories: files and reports are served only
@@ -118,20 +120,27 @@ func TestReadOnly(t *testing.T) {
 // logs were written lately, interrupted after.
 func TestStatuses(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"done", "diverged", "old", "running", "stopped"} {
+	for _, name := range []string{"done", "diverged", "old", "running", "stopped", "locked"} {
 		writeRun(t, filepath.Join(dir, name), 1, 40, 10, false)
 	}
 	must(t, os.WriteFile(filepath.Join(dir, "done", "summary.json"), []byte(`{"status":"finished","final_acc":0.5,"mean_online_acc":0.25}`), 0o644))
 	must(t, os.WriteFile(filepath.Join(dir, "diverged", "summary.json"), []byte(`{"status":"diverged","divergence":{"step":7}}`), 0o644))
 	must(t, os.WriteFile(filepath.Join(dir, "old", "summary.json"), []byte(`{"tasks":4,"final_acc":0.5}`), 0o644))
 	long := time.Now().Add(-time.Hour)
-	for _, f := range []string{"config.yaml", "metrics.jsonl", "tasks.jsonl"} {
-		must(t, os.Chtimes(filepath.Join(dir, "stopped", f), long, long))
+	for _, run := range []string{"stopped", "locked"} {
+		for _, f := range []string{"config.yaml", "metrics.jsonl", "tasks.jsonl"} {
+			must(t, os.Chtimes(filepath.Join(dir, run, f), long, long))
+		}
 	}
+	// Quiet for an hour, but a process holds its lock (in a long
+	// evaluation, say): running.
+	unlock, err := rundir.Lock(filepath.Join(dir, "locked"))
+	must(t, err)
+	defer unlock()
 	_, hs := newTestServer(t, Options{Dirs: []string{dir}, LiveWindow: time.Minute})
 	var list RunList
 	getJSON(t, hs.URL+"/api/runs", 200, &list)
-	want := map[string]string{"0:done": "finished", "0:diverged": "diverged", "0:old": "finished", "0:running": "running", "0:stopped": "interrupted"}
+	want := map[string]string{"0:done": "finished", "0:diverged": "diverged", "0:old": "finished", "0:running": "running", "0:stopped": "interrupted", "0:locked": "running"}
 	if len(list.Runs) != len(want) {
 		t.Fatalf("%d runs listed, want %d", len(list.Runs), len(want))
 	}
