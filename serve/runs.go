@@ -262,7 +262,6 @@ func (s *Server) info(r *run) RunInfo {
 	return in
 }
 
-// lastWrite is the latest modification of a run's logs and checkpoint.
 // locked reports whether a process holds the run's lock (runs by builds
 // of lot from before the lock fall back on lastWrite).
 func (s *Server) locked(r *run) bool {
@@ -275,6 +274,7 @@ func (s *Server) locked(r *run) bool {
 	return held
 }
 
+// lastWrite is the latest modification of a run's logs and checkpoint.
 func (s *Server) lastWrite(r *run) time.Time {
 	var last time.Time
 	for _, f := range []string{rundir.MetricsFile, rundir.TasksFile, rundir.CheckpointFile, rundir.ConfigFile} {

@@ -160,7 +160,7 @@ func (e *DirError) Unwrap() error { return e.Err }
 // the run's files is a *rundir.Error naming the file, or a *DirError; a
 // run that another process is training is refused with rundir.ErrInUse.
 func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
-	if _, err := ReadConfigOf(dir); err != nil {
+	if _, err := ReadConfigOf(dir); err != nil { // before Lock, which would leave a lock file in a directory that holds no run
 		return nil, err
 	}
 	unlock, err := rundir.Lock(dir)
