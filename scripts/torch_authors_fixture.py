@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """Write the PyTorch fixture for `lot diagnose` on the authors' layout.
 
+The committed files are reproduced byte for byte on lot's build machine
+with OPENBLAS_CORETYPE=SkylakeX (another kernel rounds the float32 Adam
+steps differently).
+
 The authors' MLP (github.com/sheeerio/continual, models/mlp.py) has two
 hidden layers whose linear modules are named fc1, fc2 and fc4 (there is no
 fc3); with CReLU each hidden layer keeps its pre-activation width and the

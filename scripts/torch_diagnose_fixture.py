@@ -1,6 +1,11 @@
 #!/usr/bin/python3
 """Write the PyTorch fixture for `lot diagnose`.
 
+The committed files are reproduced byte for byte on lot's build machine
+with OPENBLAS_CORETYPE=Prescott (OpenBLAS's own choice there): another
+kernel rounds the float32 Adam steps differently, which moves the weights
+and so the references in about the 9th significant digit.
+
 Output, under testdata/torch/diagnose/ (about 400 KB in all):
   x.npy                 float32 [B, 784] inputs (numpy.save), B = 60
   y.npy                 int64 [B] labels in 0..9 (numpy.save)

@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """Write PyTorch reference fixtures for the Go MLP engine.
 
+The committed file is reproduced byte for byte on lot's build machine with
+OPENBLAS_CORETYPE=Prescott (OpenBLAS's own choice there; PyTorch 1.13 from
+Debian): another OpenBLAS kernel rounds the float32 steps differently.
+
 Output: testdata/torch/adam_cases.json, one JSON object
   {"README": str, "torch": torch.__version__, "cases": [case, ...]}
 
