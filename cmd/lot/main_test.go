@@ -120,7 +120,11 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 func TestMissingMNISTNamesTheDataFlag(t *testing.T) {
 	empty := t.TempDir()
 	cmd := exec.Command(binary, "run", "--preset", "smoke", "--out", filepath.Join(empty, "run"))
-	cmd.Env = append(os.Environ(), "GOMODCACHE="+filepath.Join(empty, "modcache"), "GOPATH="+filepath.Join(empty, "gopath"), "HOME="+empty)
+	// The go command that lot asks for GOMODCACHE writes telemetry under
+	// the user's config directory, and can still be writing when lot has
+	// exited: kept out of the TempDir, whose cleanup would race it.
+	cmd.Env = append(os.Environ(), "GOMODCACHE="+filepath.Join(empty, "modcache"), "GOPATH="+filepath.Join(empty, "gopath"), "HOME="+empty,
+		"XDG_CONFIG_HOME="+filepath.Join(os.TempDir(), "lot-test-config"))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err == nil {
