@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"testing"
 
@@ -23,14 +22,8 @@ func TestResumeWithFullDiagnosticsBothSolvers(t *testing.T) {
 			dir := t.TempDir()
 			whole, split := filepath.Join(dir, "whole"), filepath.Join(dir, "split")
 			mustRun(t, cfg, whole)
-			ctx, cancel := context.WithCancel(context.Background())
-			if _, err := Run(ctx, cfg, Options{Out: split, Reporter: &stopAt{at: 10, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
-				t.Fatalf("want ErrInterrupted, got %v", err)
-			}
-			ctx, cancel = context.WithCancel(context.Background())
-			if _, err := Resume(ctx, split, Options{Reporter: &stopAt{at: 25, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
-				t.Fatalf("second stop: want ErrInterrupted, got %v", err)
-			}
+			stopRunAt(t, cfg, split, 10)
+			stopResumeAt(t, split, 25)
 			if _, err := Resume(context.Background(), split, Options{}); err != nil {
 				t.Fatal(err)
 			}

@@ -112,6 +112,24 @@ func (s *stopAt) Update(p *Position, _ float64) {
 func (s *stopAt) TaskDone(TaskRow) {}
 func (s *stopAt) Finish()          {}
 
+// stopRunAt starts cfg's run in dir and interrupts it at step `at`;
+// stopResumeAt resumes dir and interrupts it at `at`.
+func stopRunAt(t *testing.T, cfg Config, dir string, at int64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := Run(ctx, cfg, Options{Out: dir, Reporter: &stopAt{at: at, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("run stopped at step %d: want ErrInterrupted, got %v", at, err)
+	}
+}
+
+func stopResumeAt(t *testing.T, dir string, at int64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := Resume(ctx, dir, Options{Reporter: &stopAt{at: at, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("resume stopped at step %d: want ErrInterrupted, got %v", at, err)
+	}
+}
+
 // TestResumedRunEqualsUninterrupted interrupts runs mid-epoch and mid-task,
 // twice, and checks the resumed outputs and final weights against a run
 // that was never stopped, for every method and an in-loss regulariser.
@@ -162,16 +180,8 @@ func TestResumedRunEqualsUninterrupted(t *testing.T) {
 			whole, split := filepath.Join(dir, "whole"), filepath.Join(dir, "split")
 			mustRun(t, cfg, whole)
 
-			ctx, cancel := context.WithCancel(context.Background())
-			_, err := Run(ctx, cfg, Options{Out: split, Reporter: &stopAt{at: 7, cancel: cancel}})
-			if !errors.Is(err, ErrInterrupted) {
-				t.Fatalf("want ErrInterrupted, got %v", err)
-			}
-			ctx, cancel = context.WithCancel(context.Background())
-			_, err = Resume(ctx, split, Options{Reporter: &stopAt{at: 29, cancel: cancel}})
-			if !errors.Is(err, ErrInterrupted) {
-				t.Fatalf("second stop: want ErrInterrupted, got %v", err)
-			}
+			stopRunAt(t, cfg, split, 7)
+			stopResumeAt(t, split, 29)
 			if _, err := Resume(context.Background(), split, Options{}); err != nil {
 				t.Fatal(err)
 			}

@@ -83,10 +83,7 @@ func TestRunNeverRetrainsOverAnUnreadableRun(t *testing.T) {
 func TestResumeRefusesALogShorterThanItsCheckpoint(t *testing.T) {
 	cfg := small()
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := Run(ctx, cfg, Options{Out: dir, Reporter: &stopAt{at: 20, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("want ErrInterrupted, got %v", err)
-	}
+	stopRunAt(t, cfg, dir, 20)
 	b, _ := os.ReadFile(rundir.Metrics(dir))
 	os.WriteFile(rundir.Metrics(dir), b[:len(b)/2], 0o644)
 	_, err := Resume(context.Background(), dir, Options{})
@@ -139,10 +136,7 @@ func TestDivergenceStopsAtOnceWithItsPlace(t *testing.T) {
 func TestDivergenceKeepsTheLastGoodCheckpoint(t *testing.T) {
 	cfg := small()
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := Run(ctx, cfg, Options{Out: dir, Reporter: &stopAt{at: 20, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("want ErrInterrupted, got %v", err)
-	}
+	stopRunAt(t, cfg, dir, 20)
 	f, err := checkpoint.Read(rundir.Checkpoint(dir))
 	if err != nil {
 		t.Fatal(err)
@@ -313,10 +307,7 @@ func BenchmarkAllFiniteGoParams203k(b *testing.B) {
 func TestRunInUseIsRefused(t *testing.T) {
 	cfg := small()
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := Run(ctx, cfg, Options{Out: dir, Reporter: &stopAt{at: 7, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("want ErrInterrupted, got %v", err)
-	}
+	stopRunAt(t, cfg, dir, 7)
 	before := map[string][]byte{}
 	for _, p := range []string{rundir.Config(dir), rundir.Metrics(dir), rundir.Tasks(dir), rundir.Checkpoint(dir)} {
 		before[p], _ = os.ReadFile(p)
@@ -357,10 +348,7 @@ func TestSummaryListsTheBuildsThatTrainedTheRun(t *testing.T) {
 	cfg := small()
 	dir := t.TempDir()
 	currentBuild = build("aaa")
-	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := Run(ctx, cfg, Options{Out: dir, Reporter: &stopAt{at: 7, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("want ErrInterrupted, got %v", err)
-	}
+	stopRunAt(t, cfg, dir, 7)
 	f, err := rundir.ReadCheckpoint(rundir.Checkpoint(dir))
 	if err != nil {
 		t.Fatal(err)
@@ -373,10 +361,7 @@ func TestSummaryListsTheBuildsThatTrainedTheRun(t *testing.T) {
 		t.Fatalf("checkpoint's builds %+v, want %+v", ck.Builds, want)
 	}
 	currentBuild = build("bbb")
-	ctx, cancel = context.WithCancel(context.Background())
-	if _, err := Resume(ctx, dir, Options{Reporter: &stopAt{at: 29, cancel: cancel}}); !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("want ErrInterrupted, got %v", err)
-	}
+	stopResumeAt(t, dir, 29)
 	s, err := Resume(context.Background(), dir, Options{}) // bbb again
 	if err != nil {
 		t.Fatal(err)
