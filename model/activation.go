@@ -106,12 +106,7 @@ func (a Activation) apply(z, h []float32, rows, n int) {
 func (a Activation) backward(z, dh, dz []float32, rows, n int) {
 	switch a.Kind {
 	case ReLU:
-		// Branch-free: with random signs a branch mispredicts half the
-		// time, which made this loop cost a third of a GEMM.
-		dh = dh[:rows*n]
-		for i, v := range z[:rows*n] {
-			dz[i] = math.Float32frombits(math.Float32bits(dh[i]) & positiveMask(v))
-		}
+		reluBack(z[:rows*n], dh, dz)
 	case Linear:
 		copy(dz, dh[:rows*n])
 	case LeakyReLU:
@@ -123,24 +118,8 @@ func (a Activation) backward(z, dh, dz []float32, rows, n int) {
 			dz[i] = math.Float32frombits(math.Float32bits(dh[i])&k | math.Float32bits(s*dh[i])&^k)
 		}
 	case CReLU:
-		for r := 0; r < rows; r++ {
-			zr, dr := z[r*n:(r+1)*n], dz[r*n:(r+1)*n]
-			pos, neg := dh[r*2*n:r*2*n+n], dh[r*2*n+n:(r+1)*2*n]
-			for j, v := range zr {
-				dr[j] = math.Float32frombits(math.Float32bits(pos[j])&positiveMask(v) | math.Float32bits(-neg[j])&positiveMask(-v))
-			}
-		}
+		creluBack(z, dh, dz, rows, n)
 	}
-}
-
-// positiveMask is all ones when v > 0 and zero otherwise (NaN included);
-// the compiler turns the conditional into a CMOV, not a branch.
-func positiveMask(v float32) uint32 {
-	var k uint32
-	if v > 0 {
-		k = ^uint32(0)
-	}
-	return k
 }
 
 // jvp writes rh = act'(z)·rz for a B×n block z (B×2n output for CReLU): the

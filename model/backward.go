@@ -1,8 +1,6 @@
 package model
 
 import (
-	"math"
-
 	"github.com/lot-toolkit/lot/linalg"
 )
 
@@ -58,26 +56,7 @@ func (a Activation) backwardSum(z, dh, dz, colSum []float32, rows, n int) {
 		columnSums(dz, colSum, rows)
 		return
 	}
-	clear(colSum)
-	for r := 0; r < rows; r++ {
-		zr, hr, dr := z[r*n:(r+1)*n], dh[r*n:(r+1)*n], dz[r*n:(r+1)*n]
-		for j, s := range colSum {
-			v := math.Float32frombits(math.Float32bits(hr[j]) & positiveMask(zr[j]))
-			dr[j], colSum[j] = v, s+v
-		}
-	}
-}
-
-// columnSums writes the column sums of the rows×len(out) matrix d into out.
-func columnSums(d, out []float32, rows int) {
-	n := len(out)
-	clear(out)
-	for r := 0; r < rows; r++ {
-		dr := d[r*n : (r+1)*n]
-		for j, v := range dr {
-			out[j] += v
-		}
-	}
+	reluBackSum(z, dh, dz, colSum, rows, n)
 }
 
 // backward takes dy = dLoss/d(BatchNorm output) and writes dLoss/dz into dz

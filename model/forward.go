@@ -108,38 +108,15 @@ func (m *MLP) Forward(ws *Workspace, x []float32, rows int, train bool) {
 	addBias(lg, last.B, rows)
 }
 
-func addBias(z, b []float32, rows int) {
-	n := len(b)
-	for r := 0; r < rows; r++ {
-		zr := z[r*n : (r+1)*n]
-		for j, v := range b {
-			zr[j] += v
-		}
-	}
-}
-
 // applyBias adds the bias b to each row of z (rows×n) and writes the
 // activation into h, in one pass over memory for ReLU and CReLU: the same
 // arithmetic as addBias followed by apply.
 func (a Activation) applyBias(z, b, h []float32, rows, n int) {
 	switch a.Kind {
 	case ReLU:
-		for r := 0; r < rows; r++ {
-			zr, hr := z[r*n:(r+1)*n], h[r*n:(r+1)*n]
-			for j, v := range b {
-				v += zr[j]
-				zr[j], hr[j] = v, max(v, 0)
-			}
-		}
+		reluBias(z, b, h, rows, n)
 	case CReLU:
-		for r := 0; r < rows; r++ {
-			zr, hr := z[r*n:(r+1)*n], h[r*2*n:(r+1)*2*n]
-			pos, neg := hr[:n], hr[n:]
-			for j, v := range b {
-				v += zr[j]
-				zr[j], pos[j], neg[j] = v, max(v, 0), max(-v, 0)
-			}
-		}
+		creluBias(z, b, h, rows, n)
 	default:
 		addBias(z, b, rows)
 		a.apply(z, h, rows, n)
