@@ -78,6 +78,13 @@ func fig5Runs(su Setup) []Run {
 				c := base
 				if su.Protocol == "authors" {
 					kv := []string{"activation", m.activation, "reg", m.reg, "method", method, "seed", fmt.Sprint(s), "diagnostics.level", level}
+					if v == "reset" {
+						// Light diagnostics solve nothing, so the solver is
+						// inert here; reset runs keep the one the protocol
+						// had when they were started (power), so that their
+						// configs, committed and in progress, stay theirs.
+						kv = append(kv, "diagnostics.solver", "power")
+					}
 					if v == "vanilla" {
 						// Vanilla's signals steer nothing: lot's converged
 						// solver measures them, at a sixth of the cost of the

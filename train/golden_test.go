@@ -33,11 +33,15 @@ var goldenRuns = []struct {
 	{"paper-full-l2", []string{"hidden", "48", "reg", "l2", "diagnostics.level", "full"}},
 	{"paper-bn-scheduled", []string{"hidden", "32,32", "batchnorm", "true", "method", "scheduled"}},
 	{"paper-power-crelu", []string{"hidden", "24,24", "activation", "crelu", "diagnostics.level", "full", "diagnostics.solver", "power"}},
-	{"authors-crelu-scheduled", []string{"protocol", "authors", "activation", "crelu", "method", "scheduled", "hidden", "40,40"}},
-	{"authors-l2-scheduled", []string{"protocol", "authors", "reg", "l2", "method", "scheduled", "hidden", "40,40"}},
+	// The authors' protocol as it was written, with the solver it then
+	// had (power; its default is power-reduced since).
+	{"authors-crelu-scheduled", []string{"protocol", "authors", "activation", "crelu", "method", "scheduled", "hidden", "40,40", "diagnostics.solver", "power"}},
+	{"authors-l2-scheduled", []string{"protocol", "authors", "reg", "l2", "method", "scheduled", "hidden", "40,40", "diagnostics.solver", "power"}},
 	// The authors' shapes: 784-256-256-10, batch 256.
-	{"authors-l2-scheduled-256", []string{"protocol", "authors", "reg", "l2", "method", "scheduled", "samples", "768", "epochs", "1", "batch", "256", "log_every", "2"}},
-	{"authors-l2-vanilla", []string{"protocol", "authors", "reg", "l2", "hidden", "40,40", "diagnostics.level", "full"}},
+	{"authors-l2-scheduled-256", []string{"protocol", "authors", "reg", "l2", "method", "scheduled", "samples", "768", "epochs", "1", "batch", "256", "log_every", "2", "diagnostics.solver", "power"}},
+	{"authors-l2-vanilla", []string{"protocol", "authors", "reg", "l2", "hidden", "40,40", "diagnostics.level", "full", "diagnostics.solver", "power"}},
+	// The authors' protocol today (power-reduced), written by commit 29b44e7.
+	{"authors-crelu-scheduled-reduced", []string{"protocol", "authors", "activation", "crelu", "method", "scheduled", "hidden", "40,40"}},
 }
 
 func goldenConfig(t *testing.T, kv []string) Config {
