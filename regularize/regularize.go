@@ -87,6 +87,7 @@ type Wasserstein struct {
 	sorted0  []float32 // each tensor's initial values, sorted, laid out as params
 	keys     []uint64  // scratch: (sortable value bits << 32 | index)
 	tmp      []uint64  // scratch for the radix sort
+	target   []float32 // scratch: each element's sort(θ0)[rank]
 }
 
 type span struct{ off, n int }
@@ -99,7 +100,7 @@ func newWasserstein(strength float64, m *model.MLP, anchor []float32) *Wasserste
 		slices.Sort(w.sorted0[t.Offset : t.Offset+len(t.Data)])
 		maxN = max(maxN, len(t.Data))
 	}
-	w.keys, w.tmp = make([]uint64, maxN), make([]uint64, maxN)
+	w.keys, w.tmp, w.target = make([]uint64, maxN), make([]uint64, maxN), make([]float32, maxN)
 	return w
 }
 
@@ -115,11 +116,21 @@ func (w *Wasserstein) AddGrad(params, grad []float32) float64 {
 		for i, v := range p {
 			keys[i] = uint64(sortableBits(v))<<32 | uint64(i)
 		}
+		// In rank order the value comes from the key, and each element's
+		// target is stored at its index; the gradient is then one pass in
+		// index order, so the random access is one store, not two loads and
+		// a store.
+		target := w.target[:s.n]
 		for rank, k := range radixSortHigh32(keys, w.tmp[:s.n]) {
-			i := uint32(k)
-			d := p[i] - s0[rank]
+			t := s0[rank]
+			d := fromSortableBits(uint32(k>>32)) - t
 			sum += float64(d) * float64(d)
-			g[i] += c * d
+			target[uint32(k)] = t
+		}
+		target = target[:len(p)]
+		g = g[:len(p)]
+		for i, v := range p {
+			g[i] += c * (v - target[i])
 		}
 	}
 	return w.Strength * sum
@@ -133,6 +144,14 @@ func sortableBits(f float32) uint32 {
 		return ^b
 	}
 	return b | 0x80000000
+}
+
+// fromSortableBits inverts sortableBits.
+func fromSortableBits(s uint32) float32 {
+	if s&0x80000000 != 0 {
+		return math.Float32frombits(s &^ 0x80000000)
+	}
+	return math.Float32frombits(^s)
 }
 
 // radixSortHigh32 sorts keys by their upper 32 bits, stably, and returns

@@ -198,13 +198,16 @@ func TestWassersteinTrainingLikeSequence(t *testing.T) {
 }
 
 // TestSortableBitsOrders: sortableBits orders any two float32 bit
-// patterns as the Wasserstein doc states.
+// patterns as the Wasserstein doc states, and fromSortableBits inverts it.
 func TestSortableBitsOrders(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 10))
 	for range 100000 {
 		a, b := math.Float32frombits(rng.Uint32()), math.Float32frombits(rng.Uint32())
 		if (sortableBits(a) < sortableBits(b)) != (totalKey(a) < totalKey(b)) {
 			t.Fatalf("order of %#x and %#x", math.Float32bits(a), math.Float32bits(b))
+		}
+		if back := fromSortableBits(sortableBits(a)); math.Float32bits(back) != math.Float32bits(a) {
+			t.Fatalf("fromSortableBits(sortableBits(%#x)) = %#x", math.Float32bits(a), math.Float32bits(back))
 		}
 	}
 }
