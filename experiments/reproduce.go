@@ -159,10 +159,13 @@ func ReproduceStatus(dir string, names []string, su Setup) ([]RunState, error) {
 }
 
 // remainingCost is a run's rough cost still to pay, in updates: those of
-// the tasks not yet logged in its tasks.jsonl under dir, a quarter more with
-// full diagnostics, and 2.6 times as many with the Wasserstein regulariser,
-// whose per-step sort dominates (quick Fig. 5: 222–242 s a run against
-// 83–90 s for L2).
+// the tasks not yet logged in its tasks.jsonl under dir; with full
+// diagnostics, each logged step's Hessian products at about a third of an
+// update each (measured: a warm solve's ~11 products per layer make full
+// diagnostics at interval 40 cost a quarter more; the authors' 101 cold
+// ones make their CReLU controller 3.4 times vanilla); and 2.6 times as
+// many with the Wasserstein regulariser, whose per-step sort dominates
+// (quick Fig. 5: 222–242 s a run against 83–90 s for L2).
 func remainingCost(dir string, r Run) float64 {
 	c := r.Config
 	tasks := c.Tasks
@@ -175,7 +178,11 @@ func remainingCost(dir string, r Run) float64 {
 	}
 	steps := float64(tasks * c.Epochs * ((images + c.Batch - 1) / c.Batch))
 	if c.Diagnostics.Level == "full" {
-		steps *= 1.25
+		products := 11.0 // a warm solve's, per layer
+		if c.Diagnostics.SharpStart == "cold" {
+			products = float64(c.Diagnostics.PowerIters)
+		}
+		steps *= 1 + 0.32*products*float64(len(c.Hidden)+1)/float64(max(c.LogEvery, 1))
 	}
 	if c.Reg == "wasserstein" {
 		steps *= 2.6
