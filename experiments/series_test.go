@@ -238,3 +238,21 @@ func allSetups(seeds int) []Setup {
 	}
 	return out
 }
+
+// TestControllerVerdict: the controller test on both sides of its
+// tolerance, and on a variant that did not finish (NaN).
+func TestControllerVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		last  map[string]float64
+		holds bool
+	}{
+		{map[string]float64{"run-40": 0.33, "task-40": 0.30, "run-400": 0.37}, true},
+		{map[string]float64{"run-40": 0.33, "task-40": 0.109, "run-400": 0.34}, false},
+		{map[string]float64{"run-40": 0.33, "task-40": 0.33, "run-400": math.NaN()}, false},
+	} {
+		got := controllerVerdict(tc.last)
+		if strings.Contains(got, "It holds") != tc.holds || strings.Contains(got, "does not hold") == tc.holds {
+			t.Errorf("%v: %q, want holds %v", tc.last, got, tc.holds)
+		}
+	}
+}
