@@ -132,7 +132,8 @@ import "unsafe"
 // Elsewhere they run as the Go loops, which give the same bits.
 var elementwiseC = C.lot_ew_has_avx512() != 0
 
-func fp(x []float32) *C.float { return (*C.float)(unsafe.Pointer(&x[0])) }
+// cFloats passes a slice to C as a pointer to its first element.
+func cFloats(x []float32) *C.float { return (*C.float)(unsafe.Pointer(&x[0])) }
 
 func reluBias(z, b, h []float32, rows, n int) {
 	if !elementwiseC || rows*n == 0 {
@@ -140,7 +141,7 @@ func reluBias(z, b, h []float32, rows, n int) {
 		return
 	}
 	_, _, _ = z[rows*n-1], b[n-1], h[rows*n-1]
-	C.lot_relu_bias(fp(z), fp(b), fp(h), C.long(rows), C.long(n))
+	C.lot_relu_bias(cFloats(z), cFloats(b), cFloats(h), C.long(rows), C.long(n))
 }
 
 func creluBias(z, b, h []float32, rows, n int) {
@@ -149,7 +150,7 @@ func creluBias(z, b, h []float32, rows, n int) {
 		return
 	}
 	_, _, _ = z[rows*n-1], b[n-1], h[2*rows*n-1]
-	C.lot_crelu_bias(fp(z), fp(b), fp(h), C.long(rows), C.long(n))
+	C.lot_crelu_bias(cFloats(z), cFloats(b), cFloats(h), C.long(rows), C.long(n))
 }
 
 func reluBack(z, dh, dz []float32) {
@@ -158,7 +159,7 @@ func reluBack(z, dh, dz []float32) {
 		return
 	}
 	_, _ = dh[len(z)-1], dz[len(z)-1]
-	C.lot_relu_back(fp(z), fp(dh), fp(dz), C.long(len(z)))
+	C.lot_relu_back(cFloats(z), cFloats(dh), cFloats(dz), C.long(len(z)))
 }
 
 func reluBackSum(z, dh, dz, colSum []float32, rows, n int) {
@@ -167,7 +168,7 @@ func reluBackSum(z, dh, dz, colSum []float32, rows, n int) {
 		return
 	}
 	_, _, _, _ = z[rows*n-1], dh[rows*n-1], dz[rows*n-1], colSum[n-1]
-	C.lot_relu_back_sum(fp(z), fp(dh), fp(dz), fp(colSum), C.long(rows), C.long(n))
+	C.lot_relu_back_sum(cFloats(z), cFloats(dh), cFloats(dz), cFloats(colSum), C.long(rows), C.long(n))
 }
 
 func creluBack(z, dh, dz []float32, rows, n int) {
@@ -176,7 +177,7 @@ func creluBack(z, dh, dz []float32, rows, n int) {
 		return
 	}
 	_, _, _ = z[rows*n-1], dh[2*rows*n-1], dz[rows*n-1]
-	C.lot_crelu_back(fp(z), fp(dh), fp(dz), C.long(rows), C.long(n))
+	C.lot_crelu_back(cFloats(z), cFloats(dh), cFloats(dz), C.long(rows), C.long(n))
 }
 
 func addBias(z, b []float32, rows int) {
@@ -186,7 +187,7 @@ func addBias(z, b []float32, rows int) {
 		return
 	}
 	_ = z[rows*n-1]
-	C.lot_add_bias(fp(z), fp(b), C.long(rows), C.long(n))
+	C.lot_add_bias(cFloats(z), cFloats(b), C.long(rows), C.long(n))
 }
 
 func columnSums(d, out []float32, rows int) {
@@ -196,5 +197,5 @@ func columnSums(d, out []float32, rows int) {
 		return
 	}
 	_ = d[rows*n-1]
-	C.lot_column_sums(fp(d), fp(out), C.long(rows), C.long(n))
+	C.lot_column_sums(cFloats(d), cFloats(out), C.long(rows), C.long(n))
 }
