@@ -36,13 +36,34 @@ func newFirstLayerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, maxI
 		w: make([]float32, n), gw: make([]float32, n), u: make([]float32, n),
 		alpha: make([]float64, maxIter), bet: make([]float64, maxIter),
 		ritz: curvature.NewRitz(maxIter),
-		v:    make([]float32, out*(in+1)), reducedSpace: newReducedSpace("first-layer solver", m, hvp, ws, maxIter, tol, seed, 0x5eed)}
+		v:    make([]float32, out*(in+1)), reducedSpace: newReducedSpace("first-layer solver", m, hvp, ws, 0, maxIter, tol, seed, 0x5eed)}
 }
 
-// applies reports whether the reduced space is smaller than the block.
+// firstLayerReduces reports whether the first layer's reduced space is
+// smaller than its block.
 func firstLayerReduces(m *model.MLP, batch int) bool {
 	_, _, in, _ := m.Linear(0)
 	return len(m.Spec.Hidden) > 0 && batch < in+1
+}
+
+// layerReduces reports whether a power iteration's product is cheaper in
+// linear layer i's reduced space (one B×B×out product) than in its block
+// (two B×in×out products); M's upper layers cost both the same.
+func layerReduces(m *model.MLP, i, batch int) bool {
+	_, _, in, _ := m.Linear(i)
+	return batch < 2*(in+1)
+}
+
+// linearLayer is the linear layer whose weight and bias make parameter
+// group g, or −1 for a BatchNorm group and for the whole network (g =
+// len(m.Groups)).
+func linearLayer(m *model.MLP, g int) int {
+	for i := range len(m.Spec.Hidden) + 1 {
+		if g < len(m.Groups) && m.HiddenGroup(i) == g {
+			return i
+		}
+	}
+	return -1
 }
 
 // gTimes writes G̃·u into dst (both B×out).
@@ -84,7 +105,7 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 				av[r*s.out+o] += b
 			}
 		}
-		s.hvp.ApplyOutputHessian(av, q0)
+		s.hvp.ApplyOutputHessian(0, av, q0)
 		started = linalg.SumSquares(q0) > 0
 	}
 	if !started {
@@ -101,7 +122,7 @@ func (s *firstLayerSolver) Run(curvature.Operator) curvature.PowerResult {
 	w, gw := s.w[:n], s.gw[:n]
 	for j := 0; j < s.maxIter; j++ {
 		q, gqj := s.q[j*n:(j+1)*n], s.gq[j*n:(j+1)*n]
-		s.hvp.ApplyOutputHessian(gqj, w) // w = K·q_j = M·(G̃·q_j)
+		s.hvp.ApplyOutputHessian(0, gqj, w) // w = K·q_j = M·(G̃·q_j)
 		if j > 0 {
 			axpy(w, -s.bet[j-1], s.q[(j-1)*n:j*n])
 		}

@@ -19,6 +19,8 @@ import (
 // input), unit-sign entropy and dead units by counting, effective rank by
 // an SVD, both effective steps from Adam's moments, the thresholds from
 // their formulas and the volatility window from the logged λ̄ series.
+// Under power-batch every layer's sharpness comes from the reduced-space
+// power iteration.
 func TestMonitorTwoHiddenLayers(t *testing.T) {
 	type refs struct {
 		G [][]float64
@@ -34,6 +36,7 @@ func TestMonitorTwoHiddenLayers(t *testing.T) {
 		seed        uint64
 	}{
 		{"relu", "lanczos", 1}, {"crelu", "lanczos", 2}, {"relu", "power", 1}, {"crelu", "power", 2},
+		{"relu", SolverPowerBatch, 1}, {"crelu", SolverPowerBatch, 2},
 	} {
 		act, _ := model.ParseActivation(c.act)
 		spec := model.Spec{Input: 14, Hidden: []int{5, 4}, Classes: 3, Activation: act}
@@ -49,6 +52,13 @@ func TestMonitorTwoHiddenLayers(t *testing.T) {
 		}
 		if c.solver == "lanczos" && !firstLayerReduces(p.m, rows) {
 			t.Fatalf("%s: fc1 does not take the first-layer path", name)
+		}
+		if c.solver == SolverPowerBatch {
+			for k, it := range p.mon.power {
+				if s, ok := it.(*reducedPowerSolver); !ok || s.layer != k {
+					t.Fatalf("%s: group %d's solver is %T, want the reduced power iteration on layer %d", name, k, it, k)
+				}
+			}
 		}
 
 		r := ref64{spec: spec, x: toF64(p.x), y: p.y, rows: rows}

@@ -31,7 +31,7 @@ func benchFirstLayerPower(b *testing.B, reduced bool) {
 	coldStart(start, 1, 0, 0)
 	var it topSolver = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: 101, Tol: -1})
 	if reduced {
-		it = newReducedPowerSolver(m, hvp, hvp.Workspace(), 101, -1, 1)
+		it = newReducedPowerSolver(m, hvp, hvp.Workspace(), 0, 101, -1, 1)
 	}
 	for b.Loop() {
 		it.SetWarm(start)
@@ -41,3 +41,24 @@ func benchFirstLayerPower(b *testing.B, reduced bool) {
 
 func BenchmarkFirstLayerPower(b *testing.B)        { benchFirstLayerPower(b, false) }
 func BenchmarkFirstLayerPowerReduced(b *testing.B) { benchFirstLayerPower(b, true) }
+
+// benchAuthorsSharpness times a logged step's diagnostics with the authors'
+// sharpness (a cold start and 101 products per layer, no stopping rule) on
+// their net at batch 256, under the given solver.
+func benchAuthorsSharpness(b *testing.B, act, solver string) {
+	linalg.SetThreads(1)
+	a, _ := model.ParseActivation(act)
+	opts := filled(Options{Level: Full, Solver: solver, PowerTol: 0, PowerMaxIter: 101, SharpnessStart: StartCold})
+	p := newNetProblem(b, model.Spec{Input: 784, Hidden: []int{256, 256}, Classes: 10, Activation: a}, 256, 1, opts)
+	for b.Loop() {
+		p.mon.BeforeAt(0, p.grad)
+	}
+}
+
+func BenchmarkAuthorsSharpness(b *testing.B) {
+	for _, act := range []string{"relu", "crelu"} {
+		for _, solver := range []string{"power", SolverPowerReduced, SolverPowerBatch} {
+			b.Run(act+"/"+solver, func(b *testing.B) { benchAuthorsSharpness(b, act, solver) })
+		}
+	}
+}

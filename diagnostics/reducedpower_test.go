@@ -1,6 +1,7 @@
 package diagnostics
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -11,8 +12,8 @@ import (
 
 // TestReducedPowerMatchesFullPower: from the same cold start and with the
 // same number of products, the reduced-space power iteration gives the
-// first layer's top eigenvalue that curvature's power iteration on the
-// parameter-space block gives, to float32 rounding, for ReLU and CReLU,
+// top eigenvalue of every linear layer's block that curvature's power
+// iteration on the parameter-space block gives, to float32 rounding, for ReLU and CReLU,
 // with one and two hidden layers; both reach the dense reference's top
 // eigenvalue where the iteration converged. A wrong identity (a missing
 // G̃, the bias column, a mis-scaled iterate) changes the value at the
@@ -40,36 +41,40 @@ func TestReducedPowerMatchesFullPower(t *testing.T) {
 		}
 		hvp := m.NewHVP(rows)
 		hvp.Prepare(x, y)
-		op := curvature.NewHessian(hvp, m, 0, 0)
-		start := make([]float64, op.Dim())
-		coldStart(start, 7, 3, 0)
-		for _, iters := range []int{1, 2, 5, 200} {
-			full := curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: iters, Tol: -1})
-			full.SetWarm(start)
-			want := full.Run(op)
-			red := newReducedPowerSolver(m, hvp, hvp.Workspace(), iters, -1, 1)
-			red.SetWarm(start)
-			got := red.Run(nil)
-			if got.Iterations != want.Iterations {
-				t.Errorf("%s %v, %d iterations: %d products, want %d", tc.act, tc.hidden, iters, got.Iterations, want.Iterations)
-			}
-			if math.Abs(got.Value-want.Value) > 1e-4*math.Abs(want.Value) {
-				t.Errorf("%s %v, %d iterations: λ %.7g, full power iteration %.7g", tc.act, tc.hidden, iters, got.Value, want.Value)
-			}
-			if iters == 200 && math.Abs(got.Residual-want.Residual) > 1e-2*want.Residual+1e-4 {
-				t.Errorf("%s %v: residual %.3g, full %.3g", tc.act, tc.hidden, got.Residual, want.Residual)
-			}
-			// The returned vector is a unit eigenvector estimate: its
-			// Rayleigh quotient is the value.
-			hv := make([]float64, op.Dim())
-			op.Apply(hv, got.Vector)
-			var rq, nn float64
-			for i, v := range got.Vector {
-				rq += v * hv[i]
-				nn += v * v
-			}
-			if iters == 200 && (math.Abs(nn-1) > 1e-5 || math.Abs(rq-got.Value) > 1e-3*math.Abs(got.Value)) {
-				t.Errorf("%s %v: vector norm² %v, Rayleigh quotient %v against λ %v", tc.act, tc.hidden, nn, rq, got.Value)
+		for layer := range len(tc.hidden) + 1 {
+			g := m.HiddenGroup(layer)
+			op := curvature.NewHessian(hvp, m, g, 0)
+			start := make([]float64, op.Dim())
+			coldStart(start, 7, 3, g)
+			for _, iters := range []int{1, 2, 5, 200} {
+				full := curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: iters, Tol: -1})
+				full.SetWarm(start)
+				want := full.Run(op)
+				red := newReducedPowerSolver(m, hvp, hvp.Workspace(), layer, iters, -1, 1)
+				red.SetWarm(start)
+				got := red.Run(nil)
+				name := fmt.Sprintf("%s %v fc%d, %d iterations", tc.act, tc.hidden, layer+1, iters)
+				if got.Iterations != want.Iterations {
+					t.Errorf("%s: %d products, want %d", name, got.Iterations, want.Iterations)
+				}
+				if math.Abs(got.Value-want.Value) > 1e-4*math.Abs(want.Value) {
+					t.Errorf("%s: λ %.7g, full power iteration %.7g", name, got.Value, want.Value)
+				}
+				if iters == 200 && math.Abs(got.Residual-want.Residual) > 1e-2*want.Residual+1e-4 {
+					t.Errorf("%s: residual %.3g, full %.3g", name, got.Residual, want.Residual)
+				}
+				// The returned vector is a unit eigenvector estimate: its
+				// Rayleigh quotient is the value.
+				hv := make([]float64, op.Dim())
+				op.Apply(hv, got.Vector)
+				var rq, nn float64
+				for i, v := range got.Vector {
+					rq += v * hv[i]
+					nn += v * v
+				}
+				if iters == 200 && (math.Abs(nn-1) > 1e-5 || math.Abs(rq-got.Value) > 1e-3*math.Abs(got.Value)) {
+					t.Errorf("%s: vector norm² %v, Rayleigh quotient %v against λ %v", name, nn, rq, got.Value)
+				}
 			}
 		}
 	}

@@ -8,8 +8,9 @@ import (
 	"github.com/lot-toolkit/lot/model"
 )
 
-// reducedSpace is what the first layer's solvers in the batch's reduced
-// space share: the model and its pass, their settings, G̃ = X̃X̃ᵀ, and where
+// reducedSpace is what the solvers in a layer's reduced (batch × out)
+// space share: the model and its pass, the layer, their settings,
+// G̃ = X̃X̃ᵀ of the layer's input, and where
 // a solve starts: the last eigenvector (as the solver interface returns
 // it, and whether it holds one), and the stream random starts are drawn
 // from without one, whose state the checkpoint keeps (RandState) so that a
@@ -19,6 +20,7 @@ type reducedSpace struct {
 	m        *model.MLP
 	hvp      *model.HVP
 	ws       *model.Workspace
+	layer    int // the linear layer whose block is solved
 	out, in  int
 	maxIter  int
 	tol      float64
@@ -31,16 +33,19 @@ type reducedSpace struct {
 	rng  *rand.Rand
 }
 
-func newReducedSpace(solver string, m *model.MLP, hvp *model.HVP, ws *model.Workspace, maxIter int, tol float64, seed, stream uint64) reducedSpace {
-	_, _, in, out := m.Linear(0)
+func newReducedSpace(solver string, m *model.MLP, hvp *model.HVP, ws *model.Workspace, layer, maxIter int, tol float64, seed, stream uint64) reducedSpace {
+	_, _, in, out := m.Linear(layer)
 	src := rand.NewPCG(seed, stream)
-	return reducedSpace{solver: solver, m: m, hvp: hvp, ws: ws, out: out, in: in, maxIter: maxIter, tol: tol,
+	return reducedSpace{solver: solver, m: m, hvp: hvp, ws: ws, layer: layer, out: out, in: in, maxIter: maxIter, tol: tol,
 		g: make([]float32, ws.MaxBatch*ws.MaxBatch), v64: make([]float64, out*(in+1)), src: src, rng: rand.New(src)}
 }
 
-// gram forms G̃ = X·Xᵀ + 1·1ᵀ of the last pass's input, rows×rows.
+// input is the layer's input in the last pass, rows×in.
+func (s *reducedSpace) input() []float32 { return s.ws.LayerInput(s.layer) }
+
+// gram forms G̃ = X·Xᵀ + 1·1ᵀ of the layer's input in the last pass, rows×rows.
 func (s *reducedSpace) gram(rows int) []float32 {
-	x := s.ws.Input()
+	x := s.input()
 	g := s.g[:rows*rows]
 	linalg.Gemm(false, true, rows, rows, s.in, 1, x, s.in, x, s.in, 0, g, rows)
 	for i := range g {

@@ -26,7 +26,7 @@ type netProblem struct {
 	rows int
 }
 
-func newNetProblem(t *testing.T, spec model.Spec, rows int, seed uint64, opts Options) *netProblem {
+func newNetProblem(t testing.TB, spec model.Spec, rows int, seed uint64, opts Options) *netProblem {
 	t.Helper()
 	m, err := model.New(spec)
 	if err != nil {

@@ -22,3 +22,13 @@ func (ws *Workspace) BatchNormOutput(i int) []float32 {
 
 // Input returns the input rows of the last forward pass (not a copy).
 func (ws *Workspace) Input() []float32 { return ws.x }
+
+// LayerInput returns linear layer i's input rows from the last forward
+// pass, rows×in: the batch for i = 0, hidden layer i−1's activation output
+// after it (not a copy).
+func (ws *Workspace) LayerInput(i int) []float32 {
+	if i == 0 {
+		return ws.x
+	}
+	return ws.h[i-1][:ws.rows*len(ws.h[i-1])/ws.MaxBatch]
+}

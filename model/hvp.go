@@ -93,12 +93,13 @@ func (h *HVP) ApplyBlock(g int, v, out []float32) {
 }
 
 // ApplyOutputHessian writes M·r into out, where M is the Hessian of the mean
-// loss with respect to the first layer's linear output z (rows×out of fc1)
-// and r a direction for z, both rows×out row-major. The first layer's
-// diagonal block is H₁₁ = AᵀMA with A: V ↦ [X 1]·Vᵀ, which lets curvature
-// code work in the rows×out space instead of the out×(in+1) one.
-func (h *HVP) ApplyOutputHessian(r, out []float32) {
-	h.apply(nil, nil, 0, 0, true, r, out)
+// loss with respect to linear layer i's output z (rows×out of fc_{i+1}) and
+// r a direction for z, both rows×out row-major. The layer's weight and bias
+// enter the loss only through z = X̃·W̃ᵀ (X̃ = [X 1] its input), so its
+// diagonal block is AᵀMA with A: V ↦ X̃·Vᵀ, which lets curvature code work
+// in the rows×out space instead of the out×(in+1) one.
+func (h *HVP) ApplyOutputHessian(i int, r, out []float32) {
+	h.apply(nil, nil, 0, i, true, r, out)
 }
 
 // groupLayer is the index of the linear layer a parameter group belongs to

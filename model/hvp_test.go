@@ -86,9 +86,10 @@ func relErr(got []float32, want []float64) float64 {
 	return math.Sqrt(d / w)
 }
 
-// TestOutputHessianFactorsFirstBlock checks H₁₁·v = Aᵀ·M·(A·v) with
-// A·v = X·V_Wᵀ + 1·V_bᵀ and Aᵀ·U = (Uᵀ·X, Σ_rows U).
-func TestOutputHessianFactorsFirstBlock(t *testing.T) {
+// TestOutputHessianFactorsLayerBlocks checks, for every linear layer,
+// H_ii·v = Aᵀ·M·(A·v) with A·v = X̃·V_Wᵀ + 1·V_bᵀ and Aᵀ·U = (Uᵀ·X̃, Σ_rows U),
+// X̃ the layer's input (LayerInput), against the block product.
+func TestOutputHessianFactorsLayerBlocks(t *testing.T) {
 	for _, bn := range []bool{false, true} {
 		act, _ := ParseActivation("crelu")
 		spec := Spec{Input: 5, Hidden: []int{4, 3}, Classes: 3, Activation: act, BatchNorm: bn}
@@ -96,38 +97,44 @@ func TestOutputHessianFactorsFirstBlock(t *testing.T) {
 		m, x, y := randomProblem(t, spec, rows, 13)
 		hv := m.NewHVP(rows)
 		hv.Prepare(x, y)
-		grp := m.Groups[0]
-		h, in := spec.Hidden[0], spec.Input
-		rng := rand.New(rand.NewPCG(8, 8))
-		v := make([]float32, grp.Len)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		want := make([]float32, grp.Len)
-		hv.ApplyBlock(0, v, want)
-		av := make([]float32, rows*h)
-		for r := 0; r < rows; r++ {
-			for o := 0; o < h; o++ {
-				s := v[h*in+o]
-				for k := 0; k < in; k++ {
-					s += x[r*in+k] * v[o*in+k]
-				}
-				av[r*h+o] = s
+		for layer := range len(spec.Hidden) + 1 {
+			g := m.HiddenGroup(layer) // the group of fc_{layer+1}, the output layer's too
+			_, _, in, h := m.Linear(layer)
+			xi := hv.Workspace().LayerInput(layer)
+			if len(xi) != rows*in {
+				t.Fatalf("layer %d: input has %d values, want %d×%d", layer, len(xi), rows, in)
 			}
-		}
-		u := make([]float32, rows*h)
-		hv.ApplyOutputHessian(av, u)
-		got := make([]float64, grp.Len)
-		for o := 0; o < h; o++ {
+			rng := rand.New(rand.NewPCG(8, uint64(layer)))
+			v := make([]float32, m.Groups[g].Len)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			want := make([]float32, len(v))
+			hv.ApplyBlock(g, v, want)
+			av := make([]float32, rows*h)
 			for r := 0; r < rows; r++ {
-				for k := 0; k < in; k++ {
-					got[o*in+k] += float64(u[r*h+o]) * float64(x[r*in+k])
+				for o := 0; o < h; o++ {
+					s := v[h*in+o]
+					for k := 0; k < in; k++ {
+						s += xi[r*in+k] * v[o*in+k]
+					}
+					av[r*h+o] = s
 				}
-				got[h*in+o] += float64(u[r*h+o])
 			}
-		}
-		if err := relErr(want, got); err > 1e-5 {
-			t.Fatalf("bn=%v: AᵀMAv differs from H₁₁v by %.2g", bn, err)
+			u := make([]float32, rows*h)
+			hv.ApplyOutputHessian(layer, av, u)
+			got := make([]float64, len(v))
+			for o := 0; o < h; o++ {
+				for r := 0; r < rows; r++ {
+					for k := 0; k < in; k++ {
+						got[o*in+k] += float64(u[r*h+o]) * float64(xi[r*in+k])
+					}
+					got[h*in+o] += float64(u[r*h+o])
+				}
+			}
+			if err := relErr(want, got); err > 1e-5 {
+				t.Errorf("bn=%v layer %d: AᵀMAv differs from the block product by %.2g", bn, layer, err)
+			}
 		}
 	}
 }

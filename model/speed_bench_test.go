@@ -63,7 +63,7 @@ func BenchmarkApplyOutputHessian(b *testing.B) {
 	}
 	c := startCPU(b)
 	for range b.N {
-		h.ApplyOutputHessian(r, out)
+		h.ApplyOutputHessian(0, r, out)
 	}
 	c.stop(b)
 }

@@ -156,7 +156,7 @@ var knobs = []Knob{
 		field: func(c *Config) any { return &c.Diagnostics.Alpha }},
 	{Flag: "threshold", Help: "bound of the exceedance indicator and ρ̂: `tilde` (α̃*) or `code` (α_crit)",
 		field: func(c *Config) any { return &c.Diagnostics.Threshold }},
-	{Flag: "sharpness-solver", Help: "top-eigenvalue solver: `lanczos` (warm-started), `power` (the paper's) or `power-reduced` (the same power iteration with the first layer's block run in the batch's B×out space: about a third of the work per first-layer product at 784 inputs, the same iterates from the same start, rounded differently; the authors' protocol's solver)",
+	{Flag: "sharpness-solver", Help: "top-eigenvalue solver: `lanczos` (warm-started), `power` (the paper's), `power-reduced` (the same power iteration with the first layer's block run in the batch's B×out space: about a third of the work per first-layer product at 784 inputs, the same iterates from the same start, rounded differently; the authors' protocol's solver) or `power-batch` (every layer's block in that space where it is the cheaper product, again the same iterates rounded differently)",
 		field: func(c *Config) any { return &c.Diagnostics.Solver }},
 	{Flag: "global-sharpness", Help: "also the whole network's sharpness (about doubles full diagnostics' cost)",
 		field: func(c *Config) any { return &c.Diagnostics.GlobalSharp }},
