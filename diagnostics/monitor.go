@@ -124,7 +124,7 @@ func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, term curvature.
 				it = newFirstLayerSolver(m, mon.hvp, ws, opts.PowerMaxIter, tol, uint64(k+1))
 			} else if reduces && opts.Solver == SolverPowerReduced ||
 				term == nil && opts.Solver == SolverPowerBatch && layer >= 0 && layerReduces(m, layer, ws.MaxBatch) {
-				it = newReducedPowerSolver(m, mon.hvp, ws, max(layer, 0), opts.PowerMaxIter, tol, uint64(k+1))
+				it = newReducedPowerSolver(m, mon.hvp, ws, max(layer, 0), opts.PowerMaxIter, tol, uint64(k+1), opts.Solver == SolverPowerBatch)
 			} else if opts.Solver == "power" || opts.Solver == SolverPowerReduced || opts.Solver == SolverPowerBatch {
 				it = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: tol, Seed: uint64(k + 1)})
 			} else {

@@ -26,21 +26,39 @@ import (
 // in the reduced space): an option ("power-reduced"), not the default.
 // The in-loss regulariser's c·I is added to the value at the end, as the
 // Lanczos solver does; its iterates are those of H₁₁ alone.
+//
+// With jacobians, M is applied through the rows' logit Jacobians
+// (model.OutputJacobian) where a hidden-to-hidden product lies above the
+// layer and the rows do not couple: the same M without those products.
 type reducedPowerSolver struct {
-	z, w, gw []float32 // B×out each: A·v, M·A·v (Hv = Aᵀw) and G̃·w
-	u        []float32 // B×out: v = Aᵀu after the start
-	v        []float32 // the eigenvector, parameter layout (W then b)
+	z, w, gw []float32             // B×out each: A·v, M·A·v (Hv = Aᵀw) and G̃·w
+	u        []float32             // B×out: v = Aᵀu after the start
+	v        []float32             // the eigenvector, parameter layout (W then b)
+	jac      *model.OutputJacobian // M's factors; nil: M by the R-pass
 	reducedSpace
 }
 
-func newReducedPowerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, layer, maxIter int, tol float64, seed uint64) *reducedPowerSolver {
+func newReducedPowerSolver(m *model.MLP, hvp *model.HVP, ws *model.Workspace, layer, maxIter int, tol float64, seed uint64, jacobians bool) *reducedPowerSolver {
 	_, _, in, out := m.Linear(layer)
 	n := ws.MaxBatch * out
 	if maxIter <= 0 {
 		maxIter = curvature.DefaultPowerMaxIter
 	}
-	return &reducedPowerSolver{z: make([]float32, n), w: make([]float32, n), gw: make([]float32, n), u: make([]float32, n),
+	s := &reducedPowerSolver{z: make([]float32, n), w: make([]float32, n), gw: make([]float32, n), u: make([]float32, n),
 		v: make([]float32, out*(in+1)), reducedSpace: newReducedSpace("reduced power solver", m, hvp, ws, layer, maxIter, tol, seed, 0x9e3779b97f4a7c15)}
+	if jacobians && layer+2 < len(m.Spec.Hidden)+1 {
+		s.jac, _ = hvp.NewOutputJacobian(layer) // nil under BatchNorm: the R-pass
+	}
+	return s
+}
+
+// outputHessian writes M·r into out.
+func (s *reducedPowerSolver) outputHessian(r, out []float32) {
+	if s.jac != nil {
+		s.jac.Apply(r, out)
+		return
+	}
+	s.hvp.ApplyOutputHessian(s.layer, r, out)
 }
 
 func (s *reducedPowerSolver) Run(curvature.Operator) curvature.PowerResult {
@@ -48,6 +66,9 @@ func (s *reducedPowerSolver) Run(curvature.Operator) curvature.PowerResult {
 	n := rows * s.out
 	x := s.input()
 	g := s.gram(rows)
+	if s.jac != nil {
+		s.jac.Update()
+	}
 	if !s.warm {
 		var ss float64
 		for i := range s.v64 {
@@ -78,7 +99,7 @@ func (s *reducedPowerSolver) Run(curvature.Operator) curvature.PowerResult {
 	var res curvature.PowerResult
 	var hvNorm float64
 	for it := 1; it <= s.maxIter; it++ {
-		s.hvp.ApplyOutputHessian(s.layer, z, w) // Hv = Aᵀw
+		s.outputHessian(z, w) // Hv = Aᵀw
 		lambda := linalg.Dot64(z, w)
 		linalg.Gemm(false, false, rows, s.out, rows, 1, g, rows, w, s.out, 0, gw, s.out)
 		hv2 := linalg.Dot64(w, gw)

@@ -31,7 +31,7 @@ func benchFirstLayerPower(b *testing.B, reduced bool) {
 	coldStart(start, 1, 0, 0)
 	var it topSolver = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: 101, Tol: -1})
 	if reduced {
-		it = newReducedPowerSolver(m, hvp, hvp.Workspace(), 0, 101, -1, 1)
+		it = newReducedPowerSolver(m, hvp, hvp.Workspace(), 0, 101, -1, 1, false)
 	}
 	for b.Loop() {
 		it.SetWarm(start)
@@ -48,7 +48,8 @@ func BenchmarkFirstLayerPowerReduced(b *testing.B) { benchFirstLayerPower(b, tru
 func benchAuthorsSharpness(b *testing.B, act, solver string) {
 	linalg.SetThreads(1)
 	a, _ := model.ParseActivation(act)
-	opts := filled(Options{Level: Full, Solver: solver, PowerTol: 0, PowerMaxIter: 101, SharpnessStart: StartCold})
+	opts := filled(Options{Level: Full, Solver: solver, PowerMaxIter: 101, SharpnessStart: StartCold})
+	opts.PowerTol = 0 // no stopping rule (filled would set the default)
 	p := newNetProblem(b, model.Spec{Input: 784, Hidden: []int{256, 256}, Classes: 10, Activation: a}, 256, 1, opts)
 	for b.Loop() {
 		p.mon.BeforeAt(0, p.grad)

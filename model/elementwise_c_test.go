@@ -114,3 +114,36 @@ func TestElementwiseKernelsSameBits(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputHessianKernelSameBits: the AVX-512 row pass of OutputJacobian
+// gives the Go loop's bits on ordinary values mixed with signed zeros and
+// subnormals (no NaNs or infinities: sums of two NaNs may carry either
+// payload), for widths with and without a masked tail and class counts
+// below, at and above one vector.
+func TestOutputHessianKernelSameBits(t *testing.T) {
+	if !outputHessianC {
+		t.Skip("this CPU lacks AVX-512: the Go loop runs")
+	}
+	rng := rand.New(rand.NewPCG(13, 13))
+	finite := func(k int) []float32 {
+		x := specialFloats(rng, k)
+		for i, v := range x {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				x[i] = float32(rng.NormFloat64())
+			}
+		}
+		return x
+	}
+	for _, rows := range []int{1, 5} {
+		for _, n := range []int{1, 15, 16, 17, 40, 256} {
+			for _, c := range []int{1, 3, 10, 17} {
+				jac, r, p := finite(rows*c*n), finite(rows*n), finite(rows*c)
+				outC, outGo := specialFloats(rng, rows*n), specialFloats(rng, rows*n)
+				yC, yGo := make([]float32, c), make([]float32, c)
+				outputHessianRows(jac, r, p, outC, yC, rows, c, n, 1/float32(rows))
+				outputHessianRowsGo(jac, r, p, outGo, yGo, rows, c, n, 1/float32(rows))
+				sameBitsModel(t, fmt.Sprintf("%d rows × %d, %d classes", rows, n, c), outC, outGo)
+			}
+		}
+	}
+}

@@ -12,3 +12,7 @@ func reluBackSum(z, dh, dz, colSum []float32, rows, n int) { reluBackSumGo(z, dh
 func creluBack(z, dh, dz []float32, rows, n int)           { creluBackGo(z, dh, dz, rows, n) }
 func addBias(z, b []float32, rows int)                     { addBiasGo(z, b, rows) }
 func columnSums(d, out []float32, rows int)                { columnSumsGo(d, out, rows) }
+
+func outputHessianRows(jac, r, p, out, y []float32, rows, c, n int, invB float32) {
+	outputHessianRowsGo(jac, r, p, out, y, rows, c, n, invB)
+}

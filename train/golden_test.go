@@ -40,8 +40,14 @@ var goldenRuns = []struct {
 	// The authors' shapes: 784-256-256-10, batch 256.
 	{"authors-l2-scheduled-256", []string{"protocol", "authors", "reg", "l2", "method", "scheduled", "samples", "768", "epochs", "1", "batch", "256", "log_every", "2", "diagnostics.solver", "power"}},
 	{"authors-l2-vanilla", []string{"protocol", "authors", "reg", "l2", "hidden", "40,40", "diagnostics.level", "full", "diagnostics.solver", "power"}},
-	// The authors' protocol today (power-reduced), written by commit 29b44e7.
-	{"authors-crelu-scheduled-reduced", []string{"protocol", "authors", "activation", "crelu", "method", "scheduled", "hidden", "40,40"}},
+	// The authors' protocol under power-reduced, its solver from commit
+	// 29b44e7, which wrote this, to power-batch.
+	{"authors-crelu-scheduled-reduced", []string{"protocol", "authors", "activation", "crelu", "method", "scheduled", "hidden", "40,40", "diagnostics.solver", "power-reduced"}},
+	// The authors' protocol today (power-batch), on three hidden layers
+	// at batch 64: every layer in its reduced space, fc1's and fc2's
+	// output Hessians through the rows' Jacobians, fc3's and fc4's by the
+	// R-pass.
+	{"authors-crelu-scheduled-batch", []string{"protocol", "authors", "activation", "crelu", "method", "scheduled", "hidden", "128,128,40"}},
 }
 
 func goldenConfig(t *testing.T, kv []string) Config {

@@ -30,10 +30,12 @@ func authorsSetting(c *Config) map[string]string {
 		// Their logging: every 40 updates from the first, each losing its update.
 		"log_every": "40", "log_phase": "start", "skip_logged_update": "true",
 		// The controller's signals: 100 cold power iterations (101 products),
-		// fc1's run in the batch's reduced space (the same iterates from the
-		// same start, rounded differently: 1e-6 apart, half the cost), λ̄
-		// normalised globally, the code's single-step volatility and α_crit.
-		"diagnostics.solver": "power-reduced", "diagnostics.power_iters": "101", "diagnostics.power_tol": "0",
+		// each layer's run in the batch's reduced space, fc1's output
+		// Hessian through the rows' logit Jacobians (the same iterates from
+		// the same start, rounded differently, at a quarter to a half of the
+		// cost), λ̄ normalised globally, the code's single-step volatility
+		// and α_crit.
+		"diagnostics.solver": "power-batch", "diagnostics.power_iters": "101", "diagnostics.power_tol": "0",
 		"diagnostics.sharpness_start": "cold", "diagnostics.sharpness_norm": "global",
 		"diagnostics.vol_stat": "code", "diagnostics.window": "30",
 		"diagnostics.threshold": "code", "diagnostics.code_c": "20", "diagnostics.code_s": s,
