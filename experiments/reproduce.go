@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/lot-toolkit/lot/data"
+	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/rundir"
 )
@@ -163,7 +164,10 @@ func ReproduceStatus(dir string, names []string, su Setup) ([]RunState, error) {
 // diagnostics, each logged step's Hessian products at about a third of an
 // update each (measured: a warm solve's ~11 products per layer make full
 // diagnostics at interval 40 cost a quarter more; the authors' 101 cold
-// ones make their CReLU controller 3.4 times vanilla); and 2.6 times as
+// ones make their CReLU controller 3.4 times vanilla), a tenth under
+// power-batch (its logged step's 303 products cost 119 ms on 784-256-256-10
+// and 139 ms on CReLU's net, 0.10–0.11 of a step's 3.5 and 4.6 ms each);
+// and 2.6 times as
 // many with the Wasserstein regulariser, whose per-step sort dominates
 // (quick Fig. 5: 222–242 s a run against 83–90 s for L2).
 func remainingCost(dir string, r Run) float64 {
@@ -182,7 +186,11 @@ func remainingCost(dir string, r Run) float64 {
 		if c.Diagnostics.SharpStart == "cold" {
 			products = float64(c.Diagnostics.PowerIters)
 		}
-		steps *= 1 + 0.32*products*float64(len(c.Hidden)+1)/float64(max(c.LogEvery, 1))
+		perProduct := 0.32
+		if c.Diagnostics.Solver == diagnostics.SolverPowerBatch {
+			perProduct = 0.1
+		}
+		steps *= 1 + perProduct*products*float64(len(c.Hidden)+1)/float64(max(c.LogEvery, 1))
 	}
 	if c.Reg == "wasserstein" {
 		steps *= 2.6

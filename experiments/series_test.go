@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lot-toolkit/lot/diagnostics"
 )
 
 func TestCollapse(t *testing.T) {
@@ -152,6 +154,11 @@ func TestRemainingCostOrder(t *testing.T) {
 	light.Name, light.Config.Diagnostics.Level = "light", "light"
 	if r := remainingCost(dir, cold) / remainingCost(dir, light); r < 3 || r > 3.8 {
 		t.Errorf("cold 101-product solves cost %.2f times a run without diagnostics, want about 3.4", r)
+	}
+	batch := cold
+	batch.Name, batch.Config.Diagnostics.Solver = "batch", diagnostics.SolverPowerBatch
+	if r := remainingCost(dir, batch) / remainingCost(dir, light); r < 1.6 || r > 2 {
+		t.Errorf("cold 101-product solves under power-batch cost %.2f times a run without diagnostics, want about 1.8", r)
 	}
 	before := remainingCost(dir, l2)
 	if err := os.MkdirAll(filepath.Join(dir, "runs", "l2"), 0o755); err != nil {
