@@ -120,15 +120,17 @@ func New(m *model.MLP, opt optim.Optimizer, ws *model.Workspace, term curvature.
 			tol := solverTol(opts)
 			reduces := k == 0 && term == nil && firstLayerReduces(m, ws.MaxBatch)
 			layer := linearLayer(m, k)
-			if reduces && opts.Solver == "lanczos" {
+			reducedPower := reduces && opts.Solver == SolverPowerReduced ||
+				term == nil && opts.Solver == SolverPowerBatch && layer >= 0 && layerReduces(m, layer, ws.MaxBatch)
+			switch {
+			case reduces && opts.Solver == "lanczos":
 				it = newFirstLayerSolver(m, mon.hvp, ws, opts.PowerMaxIter, tol, uint64(k+1))
-			} else if reduces && opts.Solver == SolverPowerReduced ||
-				term == nil && opts.Solver == SolverPowerBatch && layer >= 0 && layerReduces(m, layer, ws.MaxBatch) {
-				it = newReducedPowerSolver(m, mon.hvp, ws, max(layer, 0), opts.PowerMaxIter, tol, uint64(k+1), opts.Solver == SolverPowerBatch)
-			} else if opts.Solver == "power" || opts.Solver == SolverPowerReduced || opts.Solver == SolverPowerBatch {
-				it = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: tol, Seed: uint64(k + 1)})
-			} else {
+			case reducedPower:
+				it = newReducedPowerSolver(m, mon.hvp, ws, layer, opts.PowerMaxIter, tol, uint64(k+1), opts.Solver == SolverPowerBatch)
+			case opts.Solver == "lanczos":
 				it = curvature.NewTopEigenSolver(op.Dim(), opts.PowerMaxIter, tol, uint64(k+1))
+			default: // a power solver's block or whole-network products
+				it = curvature.NewPowerIterator(op.Dim(), curvature.PowerOptions{MaxIter: opts.PowerMaxIter, Tol: tol, Seed: uint64(k + 1)})
 			}
 			if opts.SharpnessStart == StartCold && op.Dim() > len(mon.start) {
 				mon.start = make([]float64, op.Dim())

@@ -23,9 +23,10 @@ import (
 // v = Aᵀw/‖Hv‖ cost one B×in×out product each per run. It makes the same
 // number of products as curvature's power iteration with the same stopping
 // rule, so a solve is the same mathematics, rounded differently (float32
-// in the reduced space): an option ("power-reduced"), not the default.
-// The in-loss regulariser's c·I is added to the value at the end, as the
-// Lanczos solver does; its iterates are those of H₁₁ alone.
+// in the reduced space): options, SolverPowerReduced for the first layer
+// and SolverPowerBatch for every layer where it is cheaper. The in-loss
+// regulariser's c·I is added to the value at the end, as the Lanczos
+// solver does; its iterates are those of H alone.
 //
 // With jacobians, M is applied through the rows' logit Jacobians
 // (model.OutputJacobian) where a hidden-to-hidden product lies above the
