@@ -34,7 +34,7 @@ var goldenRuns = []struct {
 	{"paper-bn-scheduled", []string{"hidden", "32,32", "batchnorm", "true", "method", "scheduled"}},
 	{"paper-power-crelu", []string{"hidden", "24,24", "activation", "crelu", "diagnostics.level", "full", "diagnostics.solver", "power"}},
 	// The authors' protocol as it was written, with the solver it then
-	// had (power; its default is power-reduced since).
+	// had (power; its default has been power-reduced, then power-batch, since).
 	{"authors-crelu-scheduled", []string{"protocol", "authors", "activation", "crelu", "method", "scheduled", "hidden", "40,40", "diagnostics.solver", "power"}},
 	{"authors-l2-scheduled", []string{"protocol", "authors", "reg", "l2", "method", "scheduled", "hidden", "40,40", "diagnostics.solver", "power"}},
 	// The authors' shapes: 784-256-256-10, batch 256.

@@ -40,8 +40,8 @@ func goldenCases(t *testing.T) map[string]Config {
 				{Key: "optimizer", Value: tc.opt}, {Key: "diagnostics.level", Value: "full"}, {Key: "diagnostics.power_iters", Value: "12"}}
 			if protocol == "authors" {
 				// The solver the authors' protocol had when these were
-				// written (power-reduced since; TestGoldenRunsBitIdentical
-				// holds a run of it).
+				// written (power-reduced, then power-batch, since;
+				// TestGoldenRunsBitIdentical holds a run of each).
 				settings = append(settings, Setting{Key: "diagnostics.solver", Value: "power"})
 			}
 			if tc.opt == "sgd" {

@@ -49,7 +49,7 @@ func TestAuthorsProtocolFillsWhatTheUserLeft(t *testing.T) {
 			c.LogPhase != "start" || !c.SkipLoggedUpdate || c.Relabel != 1 {
 			t.Errorf("%s: data, model or loop not the authors': %+v", tc.name, c)
 		}
-		if d.Solver != "power-reduced" || d.PowerIters != 101 || d.PowerTol != 0 || d.SharpStart != "cold" || d.SharpNorm != "global" ||
+		if d.Solver != "power-batch" || d.PowerIters != 101 || d.PowerTol != 0 || d.SharpStart != "cold" || d.SharpNorm != "global" ||
 			d.VolStat != "code" || d.Window != 30 || d.Threshold != "code" || d.CodeC != 20 {
 			t.Errorf("%s: signals not the authors': %+v", tc.name, d)
 		}
