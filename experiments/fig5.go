@@ -149,6 +149,7 @@ func emaLine(l *plotting.Line) *plotting.Line {
 // EMA-smoothed online accuracy per task.
 type fig5Outcome struct {
 	protocol  string
+	length    string // "T tasks × E epochs": the quick scales differ by protocol
 	raw, smth map[string]*plotting.Line
 }
 
@@ -157,7 +158,8 @@ func readFig5(dir string, runs []Run) (*fig5Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &fig5Outcome{protocol: runs[0].Config.Protocol, raw: raw, smth: map[string]*plotting.Line{}}
+	c := runs[0].Config
+	o := &fig5Outcome{protocol: c.Protocol, length: fmt.Sprintf("%d tasks × %d epochs", c.Tasks, c.Epochs), raw: raw, smth: map[string]*plotting.Line{}}
 	for g, l := range raw {
 		o.smth[g] = emaLine(l)
 	}
@@ -268,7 +270,8 @@ func fig5Report(dir string, su Setup, runs []Run) (string, error) {
 	if others := otherProtocolRuns(dir, su); others != nil {
 		if other, err := readFig5(dir, others); err == nil {
 			outcomes = append(outcomes, other)
-			b.WriteString("Both protocols, at the last task (raw / EMA):\n\n| setting | method | " + o.protocol + " protocol | " + other.protocol + " protocol | paper |\n|---|---|---|---|---|\n")
+			fmt.Fprintf(&b, "Both protocols, at the last task (raw / EMA):\n\n| setting | method | %s protocol (%s) | %s protocol (%s) | paper |\n|---|---|---|---|---|\n",
+				o.protocol, o.length, other.protocol, other.length)
 			for _, m := range fig5Methods {
 				for _, v := range fig5Variants {
 					g := m.name + "/" + v
