@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/lot-toolkit/lot/rundir"
 	"github.com/lot-toolkit/lot/train"
@@ -82,6 +84,34 @@ type RunState struct {
 	Job   string // the batch job (JOB_INDEX) that holds it, if queued or running
 	Log   string // its log, NAME.log beside its directory
 	Why   string // for a failed run, what its mark says (an exit status)
+
+	Online float64       // the last logged task's online accuracy; NaN before the first
+	Left   time.Duration // an unfinished run's tasks still to train at the pace of its last paceTasks; 0 if unknown
+}
+
+// paceTasks is how many of the last logged tasks set an unfinished run's
+// pace: a few, so that the estimate follows a change of load on the
+// machine without jumping with one task.
+const paceTasks = 3
+
+// progress fills s.Online and s.Left from the run's per-task log.
+func (s *RunState) progress(rd string) {
+	s.Online = math.NaN()
+	acc, err := train.ReadSeries(rd, "online_acc")
+	if err != nil {
+		return
+	}
+	s.Online = acc.Y[len(acc.Y)-1]
+	wall, err := train.ReadSeries(rd, "wall_seconds")
+	if err != nil || s.State == StateDone || s.State == StateDiverged {
+		return
+	}
+	last := wall.Y[max(0, len(wall.Y)-paceTasks):]
+	var sum float64
+	for _, w := range last {
+		sum += w
+	}
+	s.Left = time.Duration(float64(max(0, s.Of-len(wall.Y))) * sum / float64(len(last)) * float64(time.Second))
 }
 
 // RunStates reads where each run stands from its directory under dir/runs
@@ -120,6 +150,7 @@ func RunStates(dir string, runs []Run) ([]RunState, error) {
 		case cfgErr == nil:
 			s.State = StateIncomplete
 		}
+		s.progress(rd)
 		states[i] = s
 	}
 	return states, nil
@@ -128,7 +159,7 @@ func RunStates(dir string, runs []Run) ([]RunState, error) {
 // WriteStates writes states as a table, and a count of each state.
 func WriteStates(w io.Writer, states []RunState) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "run\tstate\ttasks\tjob\tlog")
+	fmt.Fprintln(tw, "run\tstate\ttasks\tonline\tleft\tjob\tlog")
 	count := map[string]int{}
 	var order []string
 	for _, s := range states {
@@ -140,7 +171,17 @@ func WriteStates(w io.Writer, states []RunState) error {
 		if job == "" {
 			job = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", s.Name, state, s.Tasks, s.Of, job, s.Log)
+		online, left := "-", "-"
+		if !math.IsNaN(s.Online) {
+			online = fmt.Sprintf("%.3f", s.Online)
+		}
+		switch {
+		case s.Left >= time.Hour:
+			left = fmt.Sprintf("%.1fh", s.Left.Hours())
+		case s.Left > 0:
+			left = fmt.Sprintf("%.0fm", math.Ceil(s.Left.Minutes()))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", s.Name, state, s.Tasks, s.Of, online, left, job, s.Log)
 		if count[s.State] == 0 {
 			order = append(order, s.State)
 		}

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/lot-toolkit/lot/rundir"
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lot-toolkit/lot/rundir"
+	"github.com/lot-toolkit/lot/train"
 )
 
 func smokeRuns(t *testing.T, n int) []Run {
@@ -281,5 +285,102 @@ func TestQueuedRuns(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	if states, err = RunStates(dir, runs); err != nil || states[1].State != StateNotStarted {
 		t.Fatalf("without squeue: %+v %v", states, err)
+	}
+}
+
+// TestLocalInterruptedIsNotFailed: a run whose process exits with lot's
+// interrupted status, or any status once the reproduction itself is
+// interrupted, is left incomplete for the next reproduction to resume,
+// not marked failed; a plain failure still is.
+func TestLocalInterruptedIsNotFailed(t *testing.T) {
+	dir := t.TempDir()
+	runs := smokeRuns(t, 1)
+	mark := filepath.Join(dir, "runs", runs[0].Name+failedSuffix)
+	script := func(body string) string {
+		p := filepath.Join(t.TempDir(), "fake-lot")
+		os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755)
+		return p
+	}
+	err := Local{Exe: script("exit 130"), Jobs: 1}.Execute(context.Background(), dir, runs, func(string) {})
+	if !errors.Is(err, train.ErrInterrupted) {
+		t.Errorf("exit 130: %v, want interrupted", err)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("exit 130: the run was marked failed")
+	}
+	// Stopped with the reproduction, the process exits 3 here: still no failure.
+	ready := filepath.Join(dir, "ready")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(ready); err == nil {
+				break
+			}
+		}
+		cancel()
+	}()
+	err = Local{Exe: script("trap 'exit 3' INT; touch " + ready + "; while :; do sleep 0.05; done"), Jobs: 1}.Execute(ctx, dir, runs, func(string) {})
+	if !errors.Is(err, train.ErrInterrupted) {
+		t.Errorf("reproduction interrupted: %v", err)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("reproduction interrupted: the run was marked failed")
+	}
+	if err = (Local{Exe: script("exit 2"), Jobs: 1}).Execute(context.Background(), dir, runs, func(string) {}); err == nil {
+		t.Fatal("exit 2 is no error")
+	}
+	if _, err := os.Stat(mark); err != nil {
+		t.Error("exit 2: the run was not marked failed")
+	}
+}
+
+// TestRunStatesProgress: the status shows the last task's online accuracy
+// and, for an unfinished run, its tasks left at the mean pace of its last
+// three; a finished run has nothing left, and one with no task logged
+// shows neither.
+func TestRunStatesProgress(t *testing.T) {
+	dir := t.TempDir()
+	runs := smokeRuns(t, 3)
+	const of = 10
+	for i := range runs {
+		runs[i].Config.Tasks = of
+	}
+	rd := func(i int) string { return filepath.Join(dir, "runs", runs[i].Name) }
+	var rows strings.Builder
+	walls := []float64{9000, 600, 1200, 1800} // the first task's slow start falls out of the pace
+	for i, w := range walls {
+		fmt.Fprintf(&rows, "{\"task\":%d,\"online_acc\":%g,\"wall_seconds\":%g,\"steps\":%d}\n", i, 0.5+0.1*float64(i), w, 10*(i+1))
+	}
+	for i := range 2 {
+		os.MkdirAll(rd(i), 0o755)
+		os.WriteFile(filepath.Join(rd(i), "config.yaml"), runs[i].Config.Marshal(), 0o644)
+		os.WriteFile(rundir.Tasks(rd(i)), []byte(rows.String()), 0o644)
+	}
+	os.WriteFile(rundir.Summary(rd(1)), []byte(`{"status":"finished"}`), 0o644)
+	states, err := RunStates(dir, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLeft := 2 * time.Hour // 6 tasks at 1,200 s
+	if s := states[0]; math.Abs(s.Online-0.8) > 1e-12 || s.Left != wantLeft {
+		t.Errorf("unfinished: online %v left %v, want 0.8 and %v", s.Online, s.Left, wantLeft)
+	}
+	if s := states[1]; math.Abs(s.Online-0.8) > 1e-12 || s.Left != 0 {
+		t.Errorf("finished: online %v left %v, want 0.8 and 0", s.Online, s.Left)
+	}
+	if s := states[2]; !math.IsNaN(s.Online) || s.Left != 0 {
+		t.Errorf("not started: online %v left %v", s.Online, s.Left)
+	}
+	var b bytes.Buffer
+	WriteStates(&b, states)
+	row := strings.Fields(strings.Split(b.String(), "\n")[1])
+	if len(row) < 5 || row[3] != "0.800" || row[4] != "2.0h" {
+		t.Errorf("the unfinished run's row: %q, want online 0.800 and 2.0h left", row)
+	}
+	states[0].Left = 90 * time.Second
+	b.Reset()
+	WriteStates(&b, states)
+	if row := strings.Fields(strings.Split(b.String(), "\n")[1]); len(row) < 5 || row[4] != "2m" {
+		t.Errorf("90 s left: %q, want 2m", row)
 	}
 }

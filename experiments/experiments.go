@@ -218,6 +218,14 @@ func runOne(ctx context.Context, exe, out string, r Run, log func(string)) error
 			log("diverged: " + r.Name)
 			return nil
 		}
+		// Interrupted and checkpointed (this reproduction stopped, or the
+		// run's own process was signalled): incomplete, for the next
+		// reproduction to resume, not failed.
+		var exit *exec.ExitError
+		if ctx.Err() != nil || errors.As(err, &exit) && exit.ExitCode() == train.ExitInterrupted {
+			log("interrupted: " + r.Name)
+			return train.ErrInterrupted
+		}
 		markFailed(out, err.Error())
 		return fmt.Errorf("%v (see %s)", err, rundir.RunLog(out))
 	}

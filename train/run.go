@@ -25,6 +25,11 @@ import (
 // checkpointed and `lot run --resume` continues it.
 var ErrInterrupted = errors.New("interrupted")
 
+// ExitInterrupted is the exit status of a `lot` process stopped by SIGINT
+// or SIGTERM once its runs were checkpointed (128 + SIGINT, as shells
+// report it), which the executors tell apart from a failure.
+const ExitInterrupted = 130
+
 // MetricsRow is one line of metrics.jsonl, written every LogEvery updates.
 type MetricsRow struct {
 	Step    int64              `json:"step"`

@@ -64,8 +64,8 @@ func main() {
 
 // Exit statuses besides 0 (done) and 1 (bad input or a failure).
 const (
-	exitDiverged    = 3   // the loss, a gradient or a parameter went non-finite
-	exitInterrupted = 130 // SIGINT or SIGTERM; checkpointed
+	exitDiverged    = 3                     // the loss, a gradient or a parameter went non-finite
+	exitInterrupted = train.ExitInterrupted // SIGINT or SIGTERM; checkpointed
 )
 
 // interrupted carries the run directory of a run stopped by a signal.

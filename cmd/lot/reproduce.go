@@ -76,7 +76,7 @@ Figures: %s.`, strings.Join(experiments.Names(), ", ")),
 	cmd.Flags().StringVar(&only, "only", "", "run only the runs whose names match this glob (e.g. 'authors-fig5-*-vanilla-*'); figures are drawn once all have finished")
 	cmd.Flags().IntVar(&seeds, "seeds", 1, "seeds per setting")
 	cmd.Flags().StringVar(&out, "out", "", "directory for runs, figures and the report")
-	cmd.Flags().BoolVar(&status, "status", false, "show where each run stands (done, queued, running, failed, not started) and its tasks; runs nothing")
+	cmd.Flags().BoolVar(&status, "status", false, "show where each run stands (done, queued, running, failed, incomplete, not started), its tasks, its last online accuracy and its time left; runs nothing")
 	ex.register(cmd.Flags())
 	return cmd
 }

@@ -213,7 +213,7 @@ func TestSlurmSweepRequeueAndFailure(t *testing.T) {
 		t.Fatalf("a failed task should fail the sweep, naming its log: %v\n%s", err, b)
 	}
 	status, err = exec.Command(binary, "sweep", "status", dir).CombinedOutput()
-	want := [][]string{{"seed-0", "done", "3/3"}, {"seed-1", "failed", "(exit", "status", "1)", "0/3", "-", logPath}, {"seed-2", "done", "3/3"}}
+	want := [][]string{{"seed-0", "done", "3/3"}, {"seed-1", "failed", "(exit", "status", "1)", "0/3", "-", "-", "-", logPath}, {"seed-2", "done", "3/3"}}
 	lines := strings.Split(string(status), "\n")
 	if err != nil || len(lines) < 4 {
 		t.Fatalf("status: %v\n%s", err, status)

@@ -132,7 +132,7 @@ each point stands.`,
 	ex.register(cmd.Flags())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "status DIR",
-		Short: "Show each point of a sweep: done, queued, running, failed or not started, and its tasks",
+		Short: "Show each point of a sweep: done, queued, running, failed, incomplete or not started, its tasks, last online accuracy and time left",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			states, err := experiments.SweepStatus(args[0])
