@@ -12,9 +12,21 @@ import (
 type steps struct {
 	alpha, alphaCode, agg              []float64 // per group
 	globalAlpha, globalCode, globalAgg float64
-	// codeAgg is the authors' single normaliser lr₀/(√(mean v + 1e-16)+ε)
-	// over every parameter's raw second moment (NormGlobal).
-	codeAgg float64
+	// codeDen is the denominator of the authors' single normaliser
+	// (NormGlobal), √(mean v + 1e-16)+ε over every parameter's raw second
+	// moment; 1 before any update. Zero under SGD, whose λ̄ is λ.
+	codeDen float64
+}
+
+// codeAgg is the authors' single normaliser at group 0's rate lr0:
+// lr₀/(√(mean v + 1e-16)+ε) under Adam, 1 under SGD. The rate is a
+// parameter because their code reads it when it normalises each layer,
+// after the controller may have changed it for an earlier layer.
+func (s steps) codeAgg(lr0 float64) float64 {
+	if s.codeDen == 0 {
+		return 1
+	}
+	return lr0 / s.codeDen
 }
 
 // effectiveSteps reads the effective step from the optimiser's state.
@@ -37,7 +49,7 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 			lrSum += grp.LR * float64(grp.Len)
 			n += float64(grp.Len)
 		}
-		s.globalAlpha, s.globalCode, s.globalAgg, s.codeAgg = lrSum/n, lrSum/n, 1, 1
+		s.globalAlpha, s.globalCode, s.globalAgg = lrSum/n, lrSum/n, 1
 		return s
 	}
 	_, v := adam.Moments()
@@ -95,9 +107,9 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 	s.globalCode = codeSum / float64(codeN)
 	// The authors' torch.sqrt(v.mean() + 1e-16): the 1e-16 keeps a zero
 	// second moment finite. Before any update (no state) their factor is lr₀.
-	s.codeAgg = groups[0].LR
+	s.codeDen = 1
 	if nV > 0 {
-		s.codeAgg /= math.Sqrt(sumV/nV+1e-16) + adam.Eps
+		s.codeDen = math.Sqrt(sumV/nV+1e-16) + adam.Eps
 	}
 	return s
 }

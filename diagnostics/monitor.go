@@ -250,7 +250,15 @@ func (mon *Monitor) BeforeAt(step int64, grad []float32) {
 
 // After completes the row from the optimiser's state after the update and
 // returns it. The row's storage is reused by the next call.
-func (mon *Monitor) After() *Row {
+func (mon *Monitor) After() *Row { return mon.AfterEach(nil) }
+
+// AfterEach is After that hands each layer's completed signals to each
+// (when not nil), in layer order, before it computes the next layer's. A
+// controller deciding there changes a rate before the later layers are
+// normalised: under NormGlobal they then read group 0's new rate, as the
+// authors' loop does (it normalises, decides and moves on, layer by
+// layer). The effective steps are all read before any decision, as theirs.
+func (mon *Monitor) AfterEach(each func(g int, L *Layer)) *Row {
 	m := mon.m
 	rows := float64(mon.ws.Rows())
 	steps := effectiveSteps(mon.opt, m)
@@ -261,20 +269,23 @@ func (mon *Monitor) After() *Row {
 		L := &mon.layers[g]
 		agg := steps.agg[g]
 		if global {
-			agg = steps.codeAgg
+			agg = steps.codeAgg(mon.opt.Groups()[0].LR)
 		}
 		L.Alpha, L.AlphaCode, L.AlphaAgg = Num(steps.alpha[g]), Num(steps.alphaCode[g]), Num(agg)
 		if mon.opts.Level >= Full {
 			anyExceed = mon.thresholds(L, g, float64(L.GradNormSq), float64(L.GradNoise), rows, agg) || anyExceed
 		}
 		mon.row.Layers[grp.Name] = L
+		if each != nil {
+			each(g, L)
+		}
 	}
 	mon.row.Alpha, mon.row.AlphaCode = Num(steps.globalAlpha), Num(steps.globalCode)
 	if mon.opts.Level >= Full {
 		if g := len(m.Groups); mon.opts.GlobalSharpness {
 			agg := steps.globalAgg
 			if global {
-				agg = steps.codeAgg
+				agg = steps.codeAgg(mon.opt.Groups()[0].LR)
 			}
 			mon.windows[g].push(agg * mon.lambda[g])
 		}

@@ -66,9 +66,13 @@ func (p *netProblem) pass() {
 // TestGlobalSharpnessNormByHand: with SharpnessNorm global every layer's λ̄
 // is λ·lr₀/(√(mean v + 1e-16) + ε), v Adam's raw second moment over all
 // parameters and lr₀ group 0's rate, worked out here from the optimiser's
-// state; the default stays per layer with bias-corrected moments.
+// state; the default stays per layer with bias-corrected moments. When a
+// controller cools group 0 as AfterEach hands it fc1's signals, the later
+// layers' λ̄ read the cooled rate, as the authors' layer loop does; fc1's
+// own, and every per-layer factor, read the rates from before.
 func TestGlobalSharpnessNormByHand(t *testing.T) {
 	spec := model.Spec{Input: 6, Hidden: []int{5, 4}, Classes: 3}
+	const cool = 0.99
 	for _, norm := range []string{NormGlobal, NormLayer} {
 		p := newNetProblem(t, spec, 12, 3, filled(Options{Level: Full, Beta: 1, FisherSamples: 5, SharpnessNorm: norm}))
 		var row *Row
@@ -76,7 +80,20 @@ func TestGlobalSharpnessNormByHand(t *testing.T) {
 			p.pass()
 			p.mon.BeforeAt(int64(step), p.grad)
 			p.opt.Step(p.m.Params, p.grad)
-			row = p.mon.After()
+			if step < 2 {
+				row = p.mon.After()
+				continue
+			}
+			var seen []int
+			row = p.mon.AfterEach(func(g int, L *Layer) {
+				seen = append(seen, g)
+				if g == 0 {
+					p.opt.SetLR(0, p.opt.Groups()[0].LR*cool)
+				}
+			})
+			if !slices.Equal(seen, []int{0, 1, 2}) {
+				t.Fatalf("AfterEach handed over groups %v, want 0, 1, 2 in order", seen)
+			}
 		}
 		_, v := p.opt.Moments()
 		var sum float64
@@ -93,6 +110,9 @@ func TestGlobalSharpnessNormByHand(t *testing.T) {
 			}
 			perLayer := 1e-2 * float64(g+1) / (math.Sqrt(vh/float64(grp.Len)) + 1e-8)
 			agg := want
+			if g > 0 {
+				agg *= cool
+			}
 			if norm == NormLayer {
 				agg = perLayer
 			} else if near(perLayer, want, 1e-3) {
@@ -339,7 +359,7 @@ func TestAuthorsFactorsBeforeTheFirstUpdate(t *testing.T) {
 			t.Errorf("group %d: code α %v before any update, want group 0's rate 1e-2", g, s.alphaCode[g])
 		}
 	}
-	if s.codeAgg != 1e-2 {
-		t.Errorf("global normaliser %v before any update, want 1e-2", s.codeAgg)
+	if s.codeAgg(1e-2) != 1e-2 {
+		t.Errorf("global normaliser %v before any update, want 1e-2", s.codeAgg(1e-2))
 	}
 }

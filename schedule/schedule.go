@@ -138,25 +138,39 @@ func (c *Controller) Step(row *diagnostics.Row, stepInTask, taskSteps int) map[s
 // and α < r·γ·bound (and the ceiling allows); else hold. A layer without a
 // finite bound (no sharpness yet, say) is held.
 func (c *Controller) Decide(row *diagnostics.Row, clock Clock) map[string]Decision {
-	o := c.opts
 	out := make(map[string]Decision, len(row.Layers))
-	early := float64(clock.counter(o.WarmCounter)) < o.WarmHorizon*float64(clock.TaskSteps)
+	for _, grp := range c.opt.Groups() {
+		out[grp.Name] = Hold
+	}
+	each := c.Deciding(clock, out)
 	for g, grp := range c.opt.Groups() {
-		L, ok := row.Layers[grp.Name]
+		if L, ok := row.Layers[grp.Name]; ok {
+			each(g, L)
+		}
+	}
+	return out
+}
+
+// Deciding returns the per-layer form of Decide, for
+// diagnostics.Monitor.AfterEach: called with group g's signals, it
+// decides that layer, applies its new rate at once and records the
+// decision in out under the group's name.
+func (c *Controller) Deciding(clock Clock, out map[string]Decision) func(g int, L *diagnostics.Layer) {
+	o := c.opts
+	early := float64(clock.counter(o.WarmCounter)) < o.WarmHorizon*float64(clock.TaskSteps)
+	return func(g int, L *diagnostics.Layer) {
+		grp := c.opt.Groups()[g]
 		d := Hold
-		if ok {
-			alpha, safe, bounded := c.signals.Compared(L)
-			switch {
-			case !bounded: // no volatility yet: hold
-			case alpha > o.Gamma*safe && alpha > o.Floor:
-				d = Cool
-				c.opt.SetLR(g, grp.LR*o.Cool)
-			case early && alpha < o.WarmRatio*o.Gamma*safe && (o.MaxLR == 0 || grp.LR*o.Warm <= o.MaxLR):
-				d = Warm
-				c.opt.SetLR(g, grp.LR*o.Warm)
-			}
+		alpha, safe, bounded := c.signals.Compared(L)
+		switch {
+		case !bounded: // no volatility yet: hold
+		case alpha > o.Gamma*safe && alpha > o.Floor:
+			d = Cool
+			c.opt.SetLR(g, grp.LR*o.Cool)
+		case early && alpha < o.WarmRatio*o.Gamma*safe && (o.MaxLR == 0 || grp.LR*o.Warm <= o.MaxLR):
+			d = Warm
+			c.opt.SetLR(g, grp.LR*o.Warm)
 		}
 		out[grp.Name] = d
 	}
-	return out
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"slices"
 
+	"github.com/lot-toolkit/lot/diagnostics"
 	"github.com/lot-toolkit/lot/internal/keyerr"
 	"github.com/lot-toolkit/lot/model"
 	"github.com/lot-toolkit/lot/rng"
@@ -24,7 +25,8 @@ type Method interface {
 	// measured too.
 	Due(step int64) bool
 	// AtLog runs at logged and due steps, after the diagnostics: row.Diag
-	// holds them where measured. due is Due(step).
+	// holds them where measured. due is Due(step). (A method deciding layer
+	// by layer during the diagnostics implements layerDeciding too.)
 	AtLog(r *run, row *MetricsRow, clock schedule.Clock, due bool) error
 	// State is the method's own state for the checkpoint: a JSON document
 	// and named vectors ("" and nil for none); Restore puts it back.
@@ -173,9 +175,14 @@ func newScheduled(r *run) (Method, error) {
 
 func (s *scheduled) Due(step int64) bool { return s.ctrl.Due(step, s.logEvery) }
 
-func (s *scheduled) AtLog(_ *run, row *MetricsRow, clock schedule.Clock, due bool) error {
-	if due {
-		row.Sched = s.ctrl.Decide(row.Diag, clock)
-	}
-	return nil
+func (s *scheduled) Deciding(clock schedule.Clock, out map[string]schedule.Decision) func(int, *diagnostics.Layer) {
+	return s.ctrl.Deciding(clock, out)
+}
+
+// A layerDeciding method decides each layer as soon as the monitor has
+// completed its signals (diagnostics.Monitor.AfterEach), so that a rate it
+// changes reaches the later layers' signals of the same step, as in the
+// authors' loop.
+type layerDeciding interface {
+	Deciding(clock schedule.Clock, out map[string]schedule.Decision) func(g int, L *diagnostics.Layer)
 }

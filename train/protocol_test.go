@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"math"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -104,4 +105,41 @@ func TestSkipLoggedUpdateAndLogPhase(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLaterLayersReadGroupZerosDecidedRate: in the authors' loop the
+// controller decides layer by layer while their signals are computed, and
+// the global normaliser reads group 0's rate as it then is. So at every
+// decision step each later layer's α_agg is fc1's times fc1's decision
+// (0.99 cooled, 1.01 warmed, 1 held); the run must take both kinds of
+// step for the test to count.
+func TestLaterLayersReadGroupZerosDecidedRate(t *testing.T) {
+	cfg := goldenConfig(t, []string{"protocol", "authors", "activation", "crelu", "method", "scheduled", "hidden", "40,40"})
+	dir := filepath.Join(t.TempDir(), "run")
+	mustRun(t, cfg, dir)
+	factor := map[string]float64{"hold": 1, "cool": cfg.Schedule.Cool, "warm": cfg.Schedule.Warm}
+	changed, held := 0, 0
+	for _, row := range readRows(t, filepath.Join(dir, "metrics.jsonl")) {
+		sched, ok := row["sched"].(map[string]any)
+		if !ok {
+			continue
+		}
+		f := factor[sched["fc1"].(string)]
+		if f == 1 {
+			held++
+		} else {
+			changed++
+		}
+		layers := row["diag"].(map[string]any)["layers"].(map[string]any)
+		agg := func(name string) float64 { return layers[name].(map[string]any)["alpha_agg"].(float64) }
+		for _, name := range []string{"fc2", "fc3"} {
+			if got, want := agg(name), agg("fc1")*f; math.Abs(got-want) > 1e-12*want {
+				t.Errorf("step %v: %s α_agg %v, want fc1's %v × %v", row["step"], name, got, agg("fc1"), f)
+			}
+		}
+	}
+	if changed == 0 || held == 0 {
+		t.Fatalf("fc1 changed at %d and held at %d decision steps: the test needs both", changed, held)
+	}
+	t.Logf("fc1 changed at %d decision steps, held at %d", changed, held)
 }

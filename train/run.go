@@ -496,7 +496,12 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 			Loss: Float(loss), RegLoss: Float(regLoss), Acc: Float(acc), LR: lp.lrs}
 	}
 	if measuring {
-		row.Diag = mon.After()
+		var each func(int, *diagnostics.Layer)
+		if d, ok := r.method.(layerDeciding); ok && deciding {
+			row.Sched = make(map[string]schedule.Decision, len(r.m.Groups))
+			each = d.Deciding(clock, row.Sched)
+		}
+		row.Diag = mon.AfterEach(each)
 	}
 	if err := r.method.AtLog(r, &row, clock, deciding); err != nil {
 		return err
