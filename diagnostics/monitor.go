@@ -165,14 +165,18 @@ func (mon *Monitor) SetRegScale(c float64) {
 }
 
 // Before is BeforeAt for warm-started solvers, whose runs do not depend on
-// the step.
-func (mon *Monitor) Before(grad []float32) { mon.BeforeAt(0, grad) }
+// the step, without an in-loss penalty.
+func (mon *Monitor) Before(grad []float32) { mon.BeforeAt(0, grad, nil) }
 
 // BeforeAt measures what depends on the batch: gradient noise, norms,
 // activation statistics and, at Full, sharpness and the Fisher rank. grad is
-// the step's full gradient; step is the run's 0-based update index of the
-// batch, which names the cold starts' random stream (SharpnessStart cold).
-func (mon *Monitor) BeforeAt(step int64, grad []float32) {
+// the step's full gradient, which G is the norm of; dataGrad is the data
+// loss's alone where an in-loss penalty added its own to grad (nil: grad is
+// the data loss's). The per-sample gradients are the data loss's, so σ²
+// centres them on dataGrad: a penalty, the same for every sample, adds no
+// variance. step is the run's 0-based update index of the batch, which
+// names the cold starts' random stream (SharpnessStart cold).
+func (mon *Monitor) BeforeAt(step int64, grad, dataGrad []float32) {
 	m, ws := mon.m, mon.ws
 	rows := ws.Rows()
 	B := float64(rows)
@@ -183,7 +187,11 @@ func (mon *Monitor) BeforeAt(step int64, grad []float32) {
 		*L = Layer{}
 		g2 := linalg.SumSquares(grad[grp.Offset : grp.Offset+grp.Len])
 		w2 := linalg.SumSquares(m.Params[grp.Offset : grp.Offset+grp.Len])
-		noise, clamped := gradNoise(mon.sumSq[g], B, g2)
+		d2 := g2
+		if dataGrad != nil {
+			d2 = linalg.SumSquares(dataGrad[grp.Offset : grp.Offset+grp.Len])
+		}
+		noise, clamped := gradNoise(mon.sumSq[g], B, d2)
 		L.GradNormSq, L.GradNoise, L.WeightNorm = Num(g2), Num(noise), Num(math.Sqrt(w2))
 		L.NoiseClamped = clamped
 		L.AlphaG = Num(B * g2 / noise)

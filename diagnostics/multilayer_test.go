@@ -83,7 +83,7 @@ func TestMonitorTwoHiddenLayers(t *testing.T) {
 		var row *Row
 		for step := range 4 {
 			p.pass()
-			p.mon.BeforeAt(int64(step), p.grad)
+			p.mon.BeforeAt(int64(step), p.grad, nil)
 			p.opt.Step(p.m.Params, p.grad)
 			row = p.mon.After()
 			var nb []float64

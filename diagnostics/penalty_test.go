@@ -51,7 +51,7 @@ func TestSharpnessIncludesTheSpectralPenalty(t *testing.T) {
 			return f
 		}
 		HP := finitediff.Hessian(penalty, slices.Clone(theta), 1e-4)
-		p.mon.BeforeAt(0, p.grad)
+		p.mon.BeforeAt(0, p.grad, nil)
 		p.opt.Step(p.m.Params, p.grad)
 		row := p.mon.After()
 		n := len(theta)
@@ -88,7 +88,7 @@ func TestPenaltyWithoutHessianGivesNullSharpness(t *testing.T) {
 	opts := filled(Options{Level: Full, Beta: 1, FisherSamples: 5, GlobalSharpness: true})
 	p := newNetProblem(t, spec, 12, 3, opts)
 	p.mon = New(p.m, p.opt, p.ws, failingTerm{}, opts)
-	p.mon.BeforeAt(0, p.grad)
+	p.mon.BeforeAt(0, p.grad, nil)
 	p.opt.Step(p.m.Params, p.grad)
 	row := p.mon.After()
 	if len(row.Errors) != 1 || !strings.Contains(row.Errors[0], "sharpness: no Hessian here") {

@@ -52,7 +52,7 @@ func benchAuthorsSharpness(b *testing.B, act, solver string) {
 	opts.PowerTol = 0 // no stopping rule (filled would set the default)
 	p := newNetProblem(b, model.Spec{Input: 784, Hidden: []int{256, 256}, Classes: 10, Activation: a}, 256, 1, opts)
 	for b.Loop() {
-		p.mon.BeforeAt(0, p.grad)
+		p.mon.BeforeAt(0, p.grad, nil)
 	}
 }
 

@@ -78,7 +78,7 @@ func TestGlobalSharpnessNormByHand(t *testing.T) {
 		var row *Row
 		for step := range 3 { // a few steps so v differs between groups
 			p.pass()
-			p.mon.BeforeAt(int64(step), p.grad)
+			p.mon.BeforeAt(int64(step), p.grad, nil)
 			p.opt.Step(p.m.Params, p.grad)
 			if step < 2 {
 				row = p.mon.After()
@@ -196,15 +196,15 @@ func TestColdStartOnANet(t *testing.T) {
 		}
 		p := newNetProblem(t, spec, 10, 8, opts)
 		H := denseBlocks(p)
-		p.mon.BeforeAt(5, p.grad)
+		p.mon.BeforeAt(5, p.grad, nil)
 		first := sharpnesses(p.mon)
 		for g := range p.m.Groups {
 			if want := H[g]; !near(first[g], want, 1e-5) {
 				t.Errorf("%s %s: cold sharpness %v, dense %v", solver, p.m.Groups[g].Name, first[g], want)
 			}
 		}
-		p.mon.BeforeAt(6, p.grad)
-		p.mon.BeforeAt(5, p.grad)
+		p.mon.BeforeAt(6, p.grad, nil)
+		p.mon.BeforeAt(5, p.grad, nil)
 		if again := sharpnesses(p.mon); !slices.Equal(again, first) {
 			t.Errorf("%s: step 5 gave %v, then %v after step 6", solver, first, again)
 		}
@@ -216,9 +216,9 @@ func TestColdStartOnANet(t *testing.T) {
 	// above relies on), with the same short cap.
 	opts := filled(Options{Level: Full, Beta: 1, FisherSamples: 5, Solver: "power", PowerTol: 1e-12, PowerMaxIter: 5})
 	p := newNetProblem(t, spec, 10, 8, opts)
-	p.mon.BeforeAt(5, p.grad)
+	p.mon.BeforeAt(5, p.grad, nil)
 	first := sharpnesses(p.mon)
-	p.mon.BeforeAt(5, p.grad)
+	p.mon.BeforeAt(5, p.grad, nil)
 	if slices.Equal(sharpnesses(p.mon), first) {
 		t.Error("warm starts repeated themselves: the cold-start test proves nothing")
 	}

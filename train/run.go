@@ -342,6 +342,9 @@ func (r *run) loop(ctx context.Context) error {
 	lp := &loopState{B: B, D: D, nb: (r.stream.Size() + B - 1) / B, xb: make([]float32, B*D), yb: make([]int32, B),
 		lrs: make(map[string]float64, len(r.opt.Groups()))}
 	rep, mon, nb := r.opts.Reporter, r.mon, lp.nb
+	if mon != nil {
+		lp.dataGrad = make([]float32, len(r.m.Params))
+	}
 	if rep != nil {
 		rep.Start(cfg, int64(cfg.Tasks)*int64(cfg.Epochs)*int64(nb), r.pos.Step)
 		defer rep.Finish()
@@ -434,6 +437,7 @@ type loopState struct {
 	xb       []float32
 	yb       []int32
 	lrs      map[string]float64
+	dataGrad []float32 // the data loss's gradient at measured steps, where a penalty adds its own
 }
 
 // step trains on the position's batch of the epoch's order, runs the
@@ -459,12 +463,16 @@ func (r *run) step(lp *loopState, task *data.Task, order []int) error {
 		clock.RunUpdates++
 		clock.TaskUpdates++
 	}
+	st.DataGrad = nil
+	if measuring && st.Reg != nil {
+		st.DataGrad = lp.dataGrad
+	}
 	loss, regLoss, correct := st.Gradient(lp.xb[:rows*D], lp.yb[:rows])
 	if d := checkLoss(r.m, loss, regLoss, r.pos.Step+1, r.pos.Task); d != nil {
 		return &DivergedError{Dir: r.opts.Out, Divergence: *d}
 	}
 	if measuring {
-		mon.BeforeAt(r.pos.Step, st.Grad) // needs the batch's pass and the pre-update weights
+		mon.BeforeAt(r.pos.Step, st.Grad, st.DataGrad) // needs the batch's pass and the pre-update weights
 	}
 	if !(logging && cfg.SkipLoggedUpdate) {
 		st.Opt.Step(r.m.Params, st.Grad)

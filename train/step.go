@@ -15,6 +15,9 @@ type Stepper struct {
 	Reg   regularize.Regularizer // nil for none (and for L2, which lives in Opt)
 	WS    *model.Workspace
 	Grad  []float32 // the last step's gradient, laid out as Model.Params
+	// DataGrad, when not nil, receives the data loss's gradient alone
+	// before Reg adds its own to Grad (per-sample statistics need it).
+	DataGrad []float32
 }
 
 // NewStepper sizes the buffers for batches of up to maxBatch rows.
@@ -31,6 +34,9 @@ func (s *Stepper) Gradient(x []float32, y []int32) (loss, regLoss float64, corre
 	loss, correct = s.Model.CrossEntropy(s.WS, y)
 	s.Model.Backward(s.WS, s.Grad)
 	if s.Reg != nil {
+		if s.DataGrad != nil {
+			copy(s.DataGrad, s.Grad)
+		}
 		regLoss = s.Reg.AddGrad(s.Model.Params, s.Grad)
 	}
 	return loss, regLoss, correct
