@@ -21,6 +21,7 @@ func TestCommittedRunsAreTheFiguresRuns(t *testing.T) {
 		{"../results/reproduce-quick-3seeds", Setup{Scale: "quick", Seeds: 3, Protocol: "paper"}},
 		{"../results/reproduce-paper", Setup{Scale: "paper", Seeds: 1, Protocol: "paper"}},
 		{"../results/reproduce-authors-quick", Setup{Scale: "quick", Seeds: 1, Protocol: "authors"}},
+		{"../results/reproduce-authors-paper", Setup{Scale: "paper", Seeds: 1, Protocol: "authors"}},
 		{"../results/reproduce-baselines-quick", Setup{Scale: "quick", Seeds: 3, Protocol: "paper"}},
 	} {
 		want := map[string]train.Config{}
