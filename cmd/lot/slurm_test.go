@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,9 +171,11 @@ func TestSlurmSweepRequeueAndFailure(t *testing.T) {
 	waitFor(t, 90*time.Second, func() bool { b, _ := os.ReadFile(tasks); return bytes.Count(b, []byte("\n")) >= 2 }, out.String)
 	status, err := exec.Command(binary, "sweep", "status", cluster).CombinedOutput()
 	var job string
-	for _, line := range strings.Split(string(status), "\n") {
-		if f := strings.Fields(line); len(f) >= 4 && f[0] == victim && f[1] == "running" {
-			job = f[3]
+	rows := strings.Split(string(status), "\n")
+	col := slices.Index(strings.Fields(rows[0]), "job") // the column under its header
+	for _, line := range rows[1:] {
+		if f := strings.Fields(line); col > 0 && len(f) > col && f[0] == victim && f[1] == "running" {
+			job = f[col]
 		}
 	}
 	if err != nil || job == "" {
