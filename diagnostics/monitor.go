@@ -335,7 +335,9 @@ func (mon *Monitor) thresholds(L *Layer, g int, g2, noise, B, agg float64) bool 
 	L.NormSharp, L.VolMu, L.VolSigma2, L.Vol = ptr(Num(nb)), ptr(Num(mu)), ptr(Num(s2)), ptr(Num(vol))
 	L.AlphaVol = ptr(Num(1 / (o.Kappa * vol)))
 	tilde := B * g2 / (noise + o.Beta*g2*vol)
-	crit := B * g2 / (noise + o.CodeC*g2*s)
+	// The authors clamp α_crit's denominator at 1e-12, so a layer with no
+	// gradient and no noise gets 0 (which their controller holds), not NaN.
+	crit := B * g2 / math.Max(noise+o.CodeC*g2*s, 1e-12)
 	L.AlphaTilde, L.AlphaCrit = ptr(Num(tilde)), ptr(Num(crit))
 	alpha, bound, _ := o.Compared(L)
 	exceed := alpha > bound

@@ -347,6 +347,29 @@ func TestCodeSByHand(t *testing.T) {
 	}
 }
 
+// TestAlphaCritDenominatorClamp: like the authors' max(σ², 1e-12), a
+// denominator below 1e-12 is read as 1e-12, so a layer with neither
+// gradient nor noise gets α_crit = 0 (which their controller holds), not
+// NaN, and a tiny one a large finite bound, not +Inf.
+func TestAlphaCritDenominatorClamp(t *testing.T) {
+	const B = 4.0
+	for _, c := range []struct{ g2, noise, want float64 }{
+		{0, 0, 0},
+		{0, 1e-15, 0},
+		{1e-20, 1e-14, B * 1e-20 / 1e-12},
+		{0.5, 0.25, B * 0.5 / (0.25 + 20*0.5*1)}, // unclamped: s = λ̄ = 1
+	} {
+		opts := DefaultOptions()
+		opts.Level, opts.Window, opts.VolStat, opts.CodeS = Full, 3, "code", "lambda"
+		mon := &Monitor{opts: opts, windows: []*window{newWindow(3)}, lambda: []float64{1}}
+		var L Layer
+		mon.thresholds(&L, 0, c.g2, c.noise, B, 1)
+		if got := float64(*L.AlphaCrit); !(got == c.want || near(got, c.want, 1e-12)) {
+			t.Errorf("G = %v, σ² = %v: α_crit %v, want %v", c.g2, c.noise, got, c.want)
+		}
+	}
+}
+
 // TestAuthorsFactorsBeforeTheFirstUpdate: at the run's first step (the
 // authors decide there: total_updates % K == 0 at 0) torch.optim.Adam has
 // no state yet, and the authors' code falls back to group 0's rate for both

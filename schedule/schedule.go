@@ -136,7 +136,9 @@ func (c *Controller) Step(row *diagnostics.Row, stepInTask, taskSteps int) map[s
 // name. Per layer (Alg. 1): cool (×Cool) if α > Floor and α > γ·bound;
 // else warm (×Warm) if the WarmCounter count is below WarmHorizon·TaskSteps
 // and α < r·γ·bound (and the ceiling allows); else hold. A layer without a
-// finite bound (no sharpness yet, say) is held.
+// finite bound (no sharpness yet, say) is held, and so is one whose α_crit
+// is exactly 0 (a layer with no gradient), as the authors' controller
+// holds at a zero target; a zero α̃* cools, as Alg. 1 reads.
 func (c *Controller) Decide(row *diagnostics.Row, clock Clock) map[string]Decision {
 	out := make(map[string]Decision, len(row.Layers))
 	for _, grp := range c.opt.Groups() {
@@ -164,6 +166,7 @@ func (c *Controller) Deciding(clock Clock, out map[string]Decision) func(g int, 
 		alpha, safe, bounded := c.signals.Compared(L)
 		switch {
 		case !bounded: // no volatility yet: hold
+		case safe == 0 && c.signals.Threshold == "code": // the authors' `if tau == 0.0: return`
 		case alpha > o.Gamma*safe && alpha > o.Floor:
 			d = Cool
 			c.opt.SetLR(g, grp.LR*o.Cool)

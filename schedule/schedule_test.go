@@ -88,6 +88,15 @@ func TestComparesTheConfiguredSignals(t *testing.T) {
 	if got := c.Step(&diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": {Alpha: 10, AlphaTilde: num(1)}}}, 0, 100)["a"]; got != Hold {
 		t.Errorf("no α_crit: %s, want hold", got)
 	}
+	// A zero α_crit holds the layer (the authors' `if tau == 0.0`); a zero
+	// α̃* cools it, as Alg. 1 reads.
+	if got := c.Step(&diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": {Alpha: 10, AlphaCrit: num(0)}}}, 0, 100)["a"]; got != Hold {
+		t.Errorf("α_crit = 0: %s, want hold", got)
+	}
+	c = New(opt, with(func(o *Options) { o.Alpha = "paper" }), diagnostics.DefaultOptions())
+	if got := c.Step(&diagnostics.Row{Layers: map[string]*diagnostics.Layer{"a": {Alpha: 10, AlphaTilde: num(0)}}}, 0, 100)["a"]; got != Cool {
+		t.Errorf("α̃* = 0: %s, want cool", got)
+	}
 	if err := with(func(o *Options) { o.Alpha = "mean" }).Validate(); err == nil || !strings.HasPrefix(err.Error(), "alpha: ") {
 		t.Errorf("Validate of an unknown α: %v", err)
 	}
