@@ -1,10 +1,15 @@
 package experiments
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/lot-toolkit/lot/rundir"
 	"github.com/lot-toolkit/lot/train"
 )
 
@@ -55,4 +60,63 @@ func TestCommittedRunsAreTheFiguresRuns(t *testing.T) {
 		}
 		t.Logf("%s: %d runs match", c.dir, checked)
 	}
+}
+
+// TestCommittedRunsReproduceTheirFirstTask: today's lot, given a committed
+// run's own config, trains its first task to the committed bits (task 1 of
+// a run does not depend on how many tasks follow). A change of rounding
+// anywhere on these paths (Adam, the penalties, the diagnostics that steer
+// the controller, the baselines' hooks) fails here until the committed
+// results are made again. One run per path, each a quick task of 800
+// updates.
+func TestCommittedRunsReproduceTheirFirstTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains five quick tasks")
+	}
+	for _, run := range []string{
+		"reproduce-quick/runs/fig5-l2-scheduled-s0",          // the controller on α̃*, full diagnostics
+		"reproduce-quick/runs/fig5-wasserstein-vanilla-s0",   // the Wasserstein penalty
+		"reproduce-quick/runs/fig5-crelu-reset-optimizer-s0", // CReLU, light diagnostics
+		"reproduce-baselines-quick/runs/baselines-permuted-cbp-s0",
+		"reproduce-baselines-quick/runs/baselines-permuted-spectral-s0",
+	} {
+		t.Run(filepath.Base(run), func(t *testing.T) {
+			committed := filepath.Join("..", "results", run)
+			cfg, err := train.ReadConfigOf(committed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Tasks = 1
+			out := t.TempDir()
+			if _, err := train.Run(context.Background(), cfg, train.Options{Out: out}); err != nil {
+				t.Fatal(err)
+			}
+			want, got := firstTaskRow(t, committed), firstTaskRow(t, out)
+			for _, k := range []string{"task", "online_acc", "final_acc", "final_loss", "rho_hat", "steps"} {
+				if !bytes.Equal(want[k], got[k]) {
+					t.Errorf("%s: %s %s, committed %s", run, k, got[k], want[k])
+				}
+			}
+		})
+	}
+}
+
+// firstTaskRow is the first line of the run's tasks.jsonl, each field's
+// JSON text as written (so equal text is equal bits).
+func firstTaskRow(t *testing.T, dir string) map[string]json.RawMessage {
+	t.Helper()
+	f, err := os.Open(rundir.Tasks(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		t.Fatalf("%s: empty", rundir.Tasks(dir))
+	}
+	row := map[string]json.RawMessage{}
+	if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+		t.Fatalf("%s: %v", rundir.Tasks(dir), err)
+	}
+	return row
 }
