@@ -40,26 +40,29 @@ func BenchmarkStandardGrad(b *testing.B) {
 
 // BenchmarkAuthorsStep is the step of the authors' net, 784-256-256-10.
 func BenchmarkAuthorsStep(b *testing.B) {
-	for _, act := range []string{"relu", "crelu"} {
-		b.Run(act, func(b *testing.B) {
-			linalg.SetThreads(1)
-			c := Config{Hidden: []int{256, 256}, Activation: act}
-			spec, _ := c.spec()
-			s, _ := newStepper(spec, "none")
-			loopCPU(b, s.trainStep)
-		})
-	}
+	forAuthorsNets(b, func(s *stepper) func() { return s.trainStep })
 }
 
 // BenchmarkAuthorsGemmFloor is BenchmarkAuthorsStep's matrix products alone.
 func BenchmarkAuthorsGemmFloor(b *testing.B) {
+	forAuthorsNets(b, func(s *stepper) func() { return gemmFloor(s.st.Model, Standard.Batch) })
+}
+
+// forAuthorsNets times op on the authors' net, once per activation.
+func forAuthorsNets(b *testing.B, op func(*stepper) func()) {
 	for _, act := range []string{"relu", "crelu"} {
 		b.Run(act, func(b *testing.B) {
 			linalg.SetThreads(1)
 			c := Config{Hidden: []int{256, 256}, Activation: act}
-			spec, _ := c.spec()
-			s, _ := newStepper(spec, "none")
-			loopCPU(b, gemmFloor(s.st.Model, Standard.Batch))
+			spec, err := c.spec()
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := newStepper(spec, "none")
+			if err != nil {
+				b.Fatal(err)
+			}
+			loopCPU(b, op(s))
 		})
 	}
 }
