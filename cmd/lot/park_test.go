@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/lot-toolkit/lot/rundir"
+)
+
+// parkRuns runs scripts/park_runs with args and returns its output.
+func parkRuns(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("../../scripts/park_runs", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("park_runs %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// killAfterWrites starts lot with args and kills it (SIGKILL) once it has
+// begun its n-th atomic write; it reports whether the kill landed.
+func killAfterWrites(t *testing.T, dir string, n int, args ...string) bool {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	awaitWrite(dir, n, done)
+	cmd.Process.Signal(syscall.SIGKILL)
+	var ee *exec.ExitError
+	return errors.As(<-done, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+}
+
+// TestParkedRunsResumeOnAFreshMachine: a run killed twice, parked after
+// each kill with scripts/park_runs and restored each time into an empty
+// directory (as on a machine that kept nothing but the commits), finishes
+// bit-identically to an uninterrupted run. The second save adds a metrics
+// segment, or writes them anew where the resume cut the log; once the run
+// is done its checkpoint leaves the parked copy, and a restore never
+// overwrites a run that is there.
+func TestParkedRunsResumeOnAFreshMachine(t *testing.T) {
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Fatal("xz is needed (scripts/test-setup installs it)")
+	}
+	root := t.TempDir()
+	flags := []string{"--preset", "smoke", "--tasks", "6", "--log-every", "1", "--hidden", "256"}
+	ref := filepath.Join(root, "ref")
+	if code, stderr := lot(t, append([]string{"run", "--out", ref}, flags...)...); code != 0 {
+		t.Fatalf("reference run: %d %s", code, stderr)
+	}
+	parked := filepath.Join(root, "parked")
+	machine := func(i int) (out, run string) {
+		out = filepath.Join(root, "machine"+string(rune('a'+i)))
+		return out, filepath.Join(out, "runs", "r")
+	}
+	segments := func() []string {
+		s, _ := filepath.Glob(filepath.Join(parked, "runs", "r", "metrics.jsonl.*.xz"))
+		return s
+	}
+
+	out, run := machine(0)
+	if !killAfterWrites(t, run, 3, append([]string{"run", "--out", run}, flags...)...) {
+		t.Fatal("the first run ended before it was killed")
+	}
+	parkRuns(t, out, parked)
+	if _, err := os.Stat(filepath.Join(parked, "runs", "r", rundir.CheckpointFile)); err != nil {
+		t.Fatalf("an unfinished run was parked without its checkpoint: %v", err)
+	}
+	if len(segments()) != 1 {
+		t.Fatalf("first save: segments %v, want one", segments())
+	}
+
+	out, run = machine(1)
+	parkRuns(t, "--restore", parked, out)
+	if !killAfterWrites(t, run, 3, "run", "--resume", run) {
+		t.Fatal("the resumed run ended before it was killed")
+	}
+	msg := parkRuns(t, out, parked)
+	if n := len(segments()); n != 2 && !strings.Contains(msg, "saving it anew") {
+		t.Fatalf("second save: %d segments and no rewrite:\n%s", n, msg)
+	}
+
+	saved := run
+	out, run = machine(2)
+	parkRuns(t, "--restore", parked, out)
+	for _, f := range []string{rundir.ConfigFile, rundir.TasksFile, rundir.MetricsFile, rundir.CheckpointFile} {
+		a, errA := os.ReadFile(filepath.Join(saved, f))
+		b, errB := os.ReadFile(filepath.Join(run, f))
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%s: the restored copy differs from the parked run's (%v, %v)", f, errA, errB)
+		}
+	}
+	if code, stderr := lot(t, "run", "--resume", run); code != 0 {
+		t.Fatalf("resuming the restored run: %d %s", code, stderr)
+	}
+	sameRun(t, ref, run)
+
+	parkRuns(t, out, parked)
+	if _, err := os.Stat(filepath.Join(parked, "runs", "r", rundir.CheckpointFile)); !os.IsNotExist(err) {
+		t.Fatalf("a finished run's parked checkpoint is still there: %v", err)
+	}
+	fresh, freshRun := machine(3)
+	parkRuns(t, "--restore", parked, fresh)
+	want, _ := os.ReadFile(rundir.Metrics(ref))
+	if got, _ := os.ReadFile(rundir.Metrics(freshRun)); !bytes.Equal(got, want) {
+		t.Fatalf("restored metrics.jsonl: %d bytes, want the run's %d", len(got), len(want))
+	}
+
+	os.WriteFile(rundir.Tasks(freshRun), []byte("newer\n"), 0o644)
+	if msg := parkRuns(t, "--restore", parked, fresh); !strings.Contains(msg, "already holds a run") {
+		t.Fatalf("restoring over a run said:\n%s", msg)
+	}
+	if b, _ := os.ReadFile(rundir.Tasks(freshRun)); string(b) != "newer\n" {
+		t.Fatal("a restore overwrote the run that was there")
+	}
+}
