@@ -122,3 +122,19 @@ func TestParkedRunsResumeOnAFreshMachine(t *testing.T) {
 		t.Fatal("a restore overwrote the run that was there")
 	}
 }
+
+// TestParkRunsNamesAMissingRunsDirectory: a directory that holds no runs/
+// is refused in one line that names it, before anything is written.
+func TestParkRunsNamesAMissingRunsDirectory(t *testing.T) {
+	root := t.TempDir()
+	for _, args := range [][]string{{root, filepath.Join(root, "dst")}, {"--restore", root, filepath.Join(root, "dst")}} {
+		out, err := exec.Command("../../scripts/park_runs", args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), filepath.Join(root, "runs")+": no such directory") {
+			t.Errorf("park_runs %v: %v\n%s", args, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(root, "dst")); !os.IsNotExist(err) {
+			t.Errorf("park_runs %v wrote %s", args, filepath.Join(root, "dst"))
+		}
+	}
+}
