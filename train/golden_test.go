@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -107,22 +108,22 @@ func tensorsHash(t *testing.T, path string) string {
 
 // TestGoldenRunsBitIdentical: the logs (timings aside) and the final
 // checkpoint of each golden run are byte for byte those of the committed
-// files. LOT_UPDATE_GOLDEN=1 rewrites them, which only a deliberate change
-// of numerical results may do.
+// files of this build's kernel (goldenDir). -update-golden writes them:
+// for a kernel that has none yet, or for a deliberate change of numerical
+// results, which must then rewrite every kernel's.
 func TestGoldenRunsBitIdentical(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains six short runs")
 	}
-	skipUnlessGoldenKernel(t)
-	update := os.Getenv("LOT_UPDATE_GOLDEN") == "1"
+	golden := goldenDir(t)
 	for _, g := range goldenRuns {
 		t.Run(g.name, func(t *testing.T) {
 			cfg := goldenConfig(t, g.settings)
 			dir := filepath.Join(t.TempDir(), "run")
 			mustRun(t, cfg, dir)
-			want := filepath.Join("testdata", "golden", g.name)
+			want := filepath.Join(golden, g.name)
 			sum := tensorsHash(t, filepath.Join(dir, "checkpoint.safetensors"))
-			if update {
+			if *updateGolden {
 				if err := os.MkdirAll(want, 0o755); err != nil {
 					t.Fatal(err)
 				}
@@ -180,19 +181,34 @@ func TestSparseGradReachesTheRun(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), name)
 		mustRun(t, cfg, dir)
 		if strings.HasPrefix(linalg.Kernel(), "SkylakeX") {
-			sameOutputs(t, filepath.Join("testdata", "golden", name), dir)
+			sameOutputs(t, filepath.Join(goldenRoot, "skylakex", name), dir)
 		}
 	}
 }
 
-// goldenKernel is the OpenBLAS kernel the golden files were made with.
-// Another kernel (or the pure-Go build's gonum) sums the products in
-// another order, so its last bits differ: the files pin one kernel's bits.
-const goldenKernel = "SkylakeX"
+// goldenRoot holds a set of golden files per kernel: each kernel (and the
+// pure-Go build's gonum) sums the products in its own order, so its last
+// bits are its own, and a set pins one kernel's bits.
+const goldenRoot = "testdata/golden"
 
-func skipUnlessGoldenKernel(t *testing.T) {
+// goldenKernels maps the prefix of linalg.Kernel() to its set's folder.
+// The pure-Go set is amd64's: arm64 may fuse multiply-adds.
+var goldenKernels = []struct{ kernel, dir string }{
+	{"SkylakeX", "skylakex"},
+	{"Haswell", "haswell"},
+	{"gonum (pure Go)", "purego"},
+}
+
+// goldenDir is the folder of this build's golden set; it skips the test
+// where there is none.
+func goldenDir(t *testing.T) string {
 	t.Helper()
-	if k := linalg.Kernel(); !strings.HasPrefix(k, goldenKernel) {
-		t.Skipf("the golden files pin OpenBLAS's %s kernel's bits; this build uses %s", goldenKernel, k)
+	k := linalg.Kernel()
+	for _, g := range goldenKernels {
+		if strings.HasPrefix(k, g.kernel) && (g.dir != "purego" || runtime.GOARCH == "amd64") {
+			return filepath.Join(goldenRoot, g.dir)
+		}
 	}
+	t.Skipf("no golden files pin the bits of this build's kernel, %s (%s)", k, runtime.GOARCH)
+	return ""
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/lot-toolkit/lot/rundir"
 )
 
-var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/golden from the code under test")
+var updateGolden = flag.Bool("update-golden", false, "write this kernel's golden files (testdata/golden) from the code under test")
 
 // goldenCases are the runs whose outputs the methods' refactor into the
 // Method interface must keep bit for bit: each method before it existed,
@@ -99,15 +99,15 @@ func digest(t *testing.T, dir string) string {
 
 // TestMethodsKeepTheirNumbers runs each method that predates the Method
 // interface and checks its outputs against the digests made by the code
-// before the interface (testdata/golden, written with -update-golden).
+// before the interface (testdata/golden; goldenDir).
 func TestMethodsKeepTheirNumbers(t *testing.T) {
-	skipUnlessGoldenKernel(t)
+	golden := goldenDir(t)
 	for name, cfg := range goldenCases(t) {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "r")
 			mustRun(t, cfg, dir)
 			got := digest(t, dir)
-			path := filepath.Join("testdata", "golden", name+".txt")
+			path := filepath.Join(golden, name+".txt")
 			if *updateGolden {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 					t.Fatal(err)
