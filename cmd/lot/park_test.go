@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/lot-toolkit/lot/rundir"
 )
@@ -112,7 +111,6 @@ func TestParkedRunsResumeOnAFreshMachine(t *testing.T) {
 				return
 			default:
 				f.WriteString(`{"written":"after the checkpoint"}` + "\n")
-				time.Sleep(100 * time.Microsecond)
 			}
 		}
 	}()
