@@ -113,7 +113,7 @@ func tensorsHash(t *testing.T, path string) string {
 // results, which must then rewrite every kernel's.
 func TestGoldenRunsBitIdentical(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains six short runs")
+		t.Skip("trains nine short runs")
 	}
 	golden := goldenDir(t)
 	for _, g := range goldenRuns {
