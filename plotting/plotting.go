@@ -45,12 +45,14 @@ func (f Figure) Save(path string) error { return SaveStack(path, f) }
 // the accuracy it is meant to explain, for instance.
 func SaveStack(path string, figs ...Figure) error {
 	plots := make([][]*plot.Plot, len(figs))
+	ranges := make([][2]float64, len(figs)) // each plot's data range in y
 	for i, f := range figs {
 		p, err := f.plot()
 		if err != nil {
 			return fmt.Errorf("%s: %v", path, err)
 		}
 		plots[i] = []*plot.Plot{p}
+		ranges[i] = [2]float64{p.Y.Min, p.Y.Max}
 	}
 	w, h := 8*vg.Inch, 4.5*vg.Inch+3.5*vg.Inch*vg.Length(len(figs)-1)
 	tiles := draw.Tiles{Rows: len(figs), Cols: 1, PadY: 4 * vg.Millimeter, PadTop: vg.Millimeter, PadBottom: vg.Millimeter, PadLeft: vg.Millimeter, PadRight: vg.Millimeter}
@@ -64,6 +66,7 @@ func SaveStack(path string, figs ...Figure) error {
 	}{{".png", vgimg.PngCanvas{Canvas: vgimg.New(w, h)}}, {".svg", vgsvg.New(w, h)}} {
 		canvases := plot.Align(plots, tiles, draw.New(out.canvas))
 		for i := range plots {
+			legendRoom(plots[i][0], canvases[i][0], ranges[i])
 			plots[i][0].Draw(canvases[i][0])
 		}
 		if err := writeFile(base+out.ext, out.canvas); err != nil {
@@ -138,13 +141,54 @@ func (f Figure) plot() (*plot.Plot, error) {
 	return p, nil
 }
 
-// positive copies ys with values ≤ 0 made NaN (skipped when drawn).
+// legendRoom sets p's y range to the data's, yr, raised at the top just
+// enough that the legend, drawn in the top right corner of c, sits above
+// every line rather than over them. A legend taller than half the data
+// area is left where it is: the room would squash the lines.
+func legendRoom(p *plot.Plot, c draw.Canvas, yr [2]float64) {
+	p.Y.Min, p.Y.Max = yr[0], yr[1]
+	lo, hi := yr[0], yr[1]
+	_, logY := p.Y.Scale.(plot.LogScale)
+	if logY {
+		if lo <= 0 {
+			return
+		}
+		lo, hi = math.Log(lo), math.Log(hi)
+	}
+	legend := p.Legend.Rectangle(c).Size().Y
+	if legend == 0 || !(hi > lo) {
+		return
+	}
+	// Plot.Draw puts the legend at the top of the area under the title;
+	// the data area starts lower by the y axis's padding, which depends on
+	// its tick labels and so on the range: settle it in a few rounds.
+	top := c.Max.Y
+	if p.Title.Text != "" {
+		top -= p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding
+	}
+	for range 4 {
+		dc := p.DataCanvas(c)
+		area := dc.Size().Y
+		room := legend - (top - dc.Max.Y) + vg.Points(2)
+		if area <= 0 || room <= 0 || room >= area/2 {
+			return
+		}
+		r := float64(room / area) // the share of the axis above the data
+		max := (hi - r*lo) / (1 - r)
+		if logY {
+			max = math.Exp(max)
+		}
+		p.Y.Max = max
+	}
+}
+
 // lineStyle is line i's colour and dash pattern: the palette has seven
 // colours, and past them lines that share a colour differ in dashes.
 func lineStyle(i int) (color.Color, []vg.Length) {
 	return plotutil.Color(i), plotutil.Dashes(i / len(plotutil.DefaultColors))
 }
 
+// positive copies ys with values ≤ 0 made NaN (skipped when drawn).
 func positive(ys [][]float64) [][]float64 {
 	out := make([][]float64, len(ys))
 	for i, y := range ys {

@@ -8,6 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 func TestSaveWritesPNGAndSVG(t *testing.T) {
@@ -78,5 +82,43 @@ func TestLinesStayDistinctPastThePalette(t *testing.T) {
 			t.Fatalf("lines %d and %d drawn alike (%s)", j, i, key)
 		}
 		seen[key] = i
+	}
+}
+
+// TestLegendSitsAboveTheLines: a line along the top of the data stays
+// below the legend's bottom edge, on linear and log axes, and the axis's
+// bottom stays at the data's minimum.
+func TestLegendSitsAboveTheLines(t *testing.T) {
+	x := []float64{1, 2, 3, 4}
+	for _, logY := range []bool{false, true} {
+		f := Figure{Title: "t", XLabel: "task", YLabel: "acc", LogY: logY, Lines: []Line{
+			{Label: "top line", X: x, Ys: [][]float64{{0.6, 0.6, 0.6, 0.6}}},
+			{Label: "middle", X: x, Ys: [][]float64{{0.3, 0.35, 0.3, 0.35}}},
+			{Label: "bottom", X: x, Ys: [][]float64{{0.1, 0.1, 0.1, 0.1}}},
+		}}
+		p, err := f.plot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		yr := [2]float64{p.Y.Min, p.Y.Max}
+		c := draw.New(vgimg.New(8*vg.Inch, 4.5*vg.Inch))
+		// The legend's bottom edge: Plot.Draw puts it at the top of the
+		// area under the title.
+		title := p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding
+		legendBottom := c.Max.Y - title - p.Legend.Rectangle(c).Size().Y
+		dc := p.DataCanvas(c)
+		_, ty := p.Transforms(&dc)
+		if top := ty(0.6); top <= legendBottom {
+			t.Fatalf("log %v: without room the top line (%v) already clears the legend (%v): the test cannot fail", logY, top, legendBottom)
+		}
+		legendRoom(p, c, yr)
+		dc = p.DataCanvas(c)
+		_, ty = p.Transforms(&dc)
+		if top := ty(0.6); top > legendBottom {
+			t.Errorf("log %v: the top line at %v is above the legend's bottom %v", logY, top, legendBottom)
+		}
+		if p.Y.Min != yr[0] || ty(yr[0]) != dc.Min.Y {
+			t.Errorf("log %v: the axis's bottom moved: %v, want %v", logY, p.Y.Min, yr[0])
+		}
 	}
 }
