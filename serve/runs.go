@@ -45,8 +45,8 @@ type run struct {
 	rel  string // slash-separated, "." for the root itself
 
 	mu      sync.Mutex
-	metrics *logIndex
-	tasks   *logIndex
+	metrics *rundir.LogIndex
+	tasks   *rundir.LogIndex
 }
 
 func runID(root int, rel string) string { return strconv.Itoa(root) + ":" + rel }
@@ -164,14 +164,14 @@ func (s *Server) lookup(id string) (*run, error) {
 func (s *Server) refresh(r *run, metrics bool) error {
 	r.mu.Lock()
 	if r.tasks == nil {
-		r.tasks = newLogIndex("task", 1)
-		r.metrics = newLogIndex("step", 0)
+		r.tasks = rundir.NewLogIndex("task", 1)
+		r.metrics = rundir.NewLogIndex("step", 0)
 	}
-	if err := r.tasks.refresh(func() (*os.File, error) { return s.open(r, rundir.TasksFile) }); err != nil {
+	if err := r.tasks.Refresh(func() (*os.File, error) { return s.open(r, rundir.TasksFile) }); err != nil {
 		return err
 	}
 	if metrics {
-		return r.metrics.refresh(func() (*os.File, error) { return s.open(r, rundir.MetricsFile) })
+		return r.metrics.Refresh(func() (*os.File, error) { return s.open(r, rundir.MetricsFile) })
 	}
 	return nil
 }
@@ -215,9 +215,9 @@ func (s *Server) info(r *run) RunInfo {
 		in.Error = err.Error()
 	}
 	t := r.tasks
-	in.TasksDone = len(t.x)
-	in.Skipped = t.malformed
-	if steps, ok := t.value("steps", len(t.x)-1); ok {
+	in.TasksDone = t.Rows()
+	in.Skipped = t.Malformed()
+	if steps, ok := t.Value("steps", t.Rows()-1); ok {
 		in.Step = steps
 	}
 	if last, ok := s.lastStep(r); ok && last > in.Step {
@@ -245,12 +245,12 @@ func (s *Server) info(r *run) RunInfo {
 		}
 	}
 	if in.FinalAcc == nil {
-		if v, ok := t.value("final_acc", len(t.x)-1); ok {
+		if v, ok := t.Value("final_acc", t.Rows()-1); ok {
 			in.FinalAcc = &v
 		}
 	}
 	if in.MeanOnlineAcc == nil {
-		if _, y, ok := t.series("online_acc"); ok && len(y) > 0 {
+		if _, y, ok := t.Series("online_acc"); ok && len(y) > 0 {
 			m := 0.0
 			for _, v := range y {
 				m += v

@@ -240,30 +240,30 @@ func (s *Server) handleRun(req *http.Request) (any, error) {
 	}
 	defer r.mu.Unlock()
 	m, t := r.metrics, r.tasks
-	page.Metrics, page.TaskMetrics = m.names(), t.names()
+	page.Metrics, page.TaskMetrics = m.Names(), t.Names()
 	// The task first, then the rest as named.
-	page.TaskColumns = append([]string{"task"}, slices.DeleteFunc(t.names(), func(n string) bool { return n == "task" })...)
+	page.TaskColumns = append([]string{"task"}, slices.DeleteFunc(t.Names(), func(n string) bool { return n == "task" })...)
 	page.Metrics = slices.DeleteFunc(page.Metrics, func(n string) bool { return n == "step" })
 	page.TaskMetrics = slices.DeleteFunc(page.TaskMetrics, func(n string) bool { return n == "task" || n == "steps" })
-	page.TaskRows = make([][]any, len(t.x))
-	for i := range t.x {
+	page.TaskRows = make([][]any, t.Rows())
+	for i := range t.Rows() {
 		row := make([]any, len(page.TaskColumns))
 		for j, c := range page.TaskColumns {
-			if v, ok := t.value(c, i); ok {
+			if v, ok := t.Value(c, i); ok {
 				row[j] = v
 			}
 		}
 		page.TaskRows[i] = row
 	}
 	page.TaskEnds = taskEnds(t)
-	page.Rows = len(m.x)
-	page.SkippedLines = map[string]int{rundir.MetricsFile: m.malformed, rundir.TasksFile: t.malformed}
-	page.Partial = m.partial
+	page.Rows = m.Rows()
+	page.SkippedLines = map[string]int{rundir.MetricsFile: m.Malformed(), rundir.TasksFile: t.Malformed()}
+	page.Partial = m.Partial()
 	return page, nil
 }
 
-func taskEnds(t *logIndex) []float64 {
-	_, ends, _ := t.series("steps")
+func taskEnds(t *rundir.LogIndex) []float64 {
+	_, ends, _ := t.Series("steps")
 	if ends == nil {
 		ends = []float64{}
 	}
@@ -328,7 +328,7 @@ func (s *Server) seriesOf(r *run, metric string, from, to float64) (x, y, ends [
 	if perTask {
 		ix = r.tasks
 	}
-	x, y, ok := ix.series(metric)
+	x, y, ok := ix.Series(metric)
 	if !ok {
 		return nil, nil, nil, fmt.Errorf("%w: %s logs no metric %q", errNotFound, s.name(r), metric)
 	}

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/lot-toolkit/lot/rundir"
 )
@@ -31,42 +34,29 @@ type Series struct {
 
 // ReadSeries reads a metric of the run in dir by its dotted JSON path:
 // "online_acc", "acc", "lr.fc1", "diag.alpha", "diag.layers.fc1.alpha_tilde".
-// Rows where the path is missing or null are skipped.
+// Rows where the path is missing or null are skipped, and so is a last
+// line still being written. A line that is not a JSON object with its
+// step (or task) is an error naming the file and line.
+//
+// The logs are read through a cache of the runs read last, each brought
+// up to date with what its log gained since, so that a report reading
+// many metrics of a run parses its logs once.
 func ReadSeries(dir, metric string) (Series, error) {
-	s := Series{Run: filepath.Base(filepath.Clean(dir)), Metric: metric}
-	for _, m := range TaskMetrics {
-		s.PerTask = s.PerTask || m == metric
-	}
-	tasks, err := readJSONLines(rundir.Tasks(dir))
+	s := Series{Run: filepath.Base(filepath.Clean(dir)), Metric: metric, PerTask: slices.Contains(TaskMetrics, metric)}
+	logCache.Lock()
+	defer logCache.Unlock()
+	tasks, err := cachedLog(rundir.Tasks(dir), "task", 1)
 	if err != nil {
 		return s, err
 	}
-	for _, row := range tasks {
-		if v, ok := lookup(row, "steps"); ok {
-			s.TaskEnds = append(s.TaskEnds, v)
-		}
-	}
-	rows, task := tasks, true
+	_, s.TaskEnds, _ = tasks.Series("steps")
+	ix := tasks
 	if !s.PerTask {
-		if rows, err = readJSONLines(rundir.Metrics(dir)); err != nil {
+		if ix, err = cachedLog(rundir.Metrics(dir), "step", 0); err != nil {
 			return s, err
 		}
-		task = false
 	}
-	for _, row := range rows {
-		y, ok := lookup(row, metric)
-		if !ok {
-			continue
-		}
-		var x float64
-		if task {
-			x, _ = lookup(row, "task")
-			x++
-		} else {
-			x, _ = lookup(row, "step")
-		}
-		s.X, s.Y = append(s.X, x), append(s.Y, y)
-	}
+	s.X, s.Y, _ = ix.Series(metric)
 	if len(s.Y) == 0 {
 		return s, fmt.Errorf("%s: no values of %q (metrics.jsonl fields are dotted paths such as acc, lr.fc1, diag.alpha, diag.layers.fc1.sharpness; tasks.jsonl has %s)",
 			dir, metric, strings.Join(TaskMetrics, ", "))
@@ -74,50 +64,52 @@ func ReadSeries(dir, metric string) (Series, error) {
 	return s, nil
 }
 
-func readJSONLines(path string) ([]map[string]any, error) {
-	f, err := os.Open(path)
-	if err != nil {
+// logCache holds the indexes of the logs ReadSeries read last, the most
+// recent at the end; a paper-scale metrics.jsonl indexes to about 60 MB.
+var logCache struct {
+	sync.Mutex
+	recent []indexedLog
+}
+
+type indexedLog struct {
+	path string
+	ix   *rundir.LogIndex
+}
+
+const cachedLogs = 12 // the logs of six runs
+
+// cachedLog returns the index of the log at path, read up to its last
+// whole line. The caller holds logCache.
+func cachedLog(path, xKey string, xAdd float64) (*rundir.LogIndex, error) {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if _, err := os.Stat(path); err != nil {
 		if os.IsNotExist(err) {
 			return nil, fmt.Errorf("%s: no such file (not a run directory?)", path)
 		}
 		return nil, err
 	}
-	defer f.Close()
-	var rows []map[string]any
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	for n := 1; sc.Scan(); n++ {
-		var row map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		rows = append(rows, row)
+	c := &logCache.recent
+	i := slices.IndexFunc(*c, func(e indexedLog) bool { return e.path == path })
+	var ix *rundir.LogIndex
+	if i >= 0 {
+		ix = (*c)[i].ix
+		*c = slices.Delete(*c, i, i+1)
+	} else {
+		ix = rundir.NewLogIndex(xKey, xAdd)
 	}
-	return rows, sc.Err()
-}
-
-// lookup follows a dotted path through nested objects to a number.
-func lookup(row map[string]any, path string) (float64, bool) {
-	var cur any = row
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return 0, false
-		}
-		if cur, ok = m[k]; !ok {
-			return 0, false
-		}
+	if len(*c) >= cachedLogs {
+		*c = slices.Delete(*c, 0, 1)
 	}
-	switch v := cur.(type) {
-	case float64:
-		return v, true
-	case bool:
-		if v {
-			return 1, true
-		}
-		return 0, true
+	*c = append(*c, indexedLog{path, ix})
+	if err := ix.Refresh(func() (*os.File, error) { return os.Open(path) }); err != nil {
+		return nil, err
 	}
-	return 0, false
+	if n := ix.Malformed(); n > 0 {
+		return nil, fmt.Errorf("%s:%d: not a JSON object with a number at %q (%d such lines)", path, ix.FirstMalformed(), xKey, n)
+	}
+	return ix, nil
 }
 
 // SeedGroups groups run directories whose configs differ only in the seed,
@@ -144,16 +136,33 @@ func SeedGroups(dirs []string) ([][]string, error) {
 }
 
 // CountValues counts, over metrics.jsonl, how often the string at a dotted
-// path takes each value (a layer's controller decisions, say).
+// path takes each value (a layer's controller decisions, say). A last
+// line still being written is left out, as ReadSeries leaves it.
 func CountValues(dir, path string) (map[string]int, error) {
-	rows, err := readJSONLines(rundir.Metrics(dir))
+	name := rundir.Metrics(dir)
+	f, err := os.Open(name)
 	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("%s: no such file (not a run directory?)", name)
+		}
 		return nil, err
 	}
+	defer f.Close()
+	keys := strings.Split(path, ".")
 	counts := map[string]int{}
-	for _, row := range rows {
-		var cur any = row
-		for _, k := range strings.Split(path, ".") {
+	r := bufio.NewReaderSize(f, 1<<20)
+	for n := 1; ; n++ {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			return counts, nil // with the partial line, if any, unread
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		var cur any
+		if err := json.Unmarshal(line, &cur); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", name, n, err)
+		}
+		for _, k := range keys {
 			m, _ := cur.(map[string]any)
 			cur = m[k]
 		}
@@ -161,7 +170,6 @@ func CountValues(dir, path string) (map[string]int, error) {
 			counts[s]++
 		}
 	}
-	return counts, nil
 }
 
 // Float is a float64 that encodes as encoding/json encodes a float64, except

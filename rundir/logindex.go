@@ -1,4 +1,4 @@
-package serve
+package rundir
 
 import (
 	"bytes"
@@ -8,18 +8,20 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 	"unsafe"
 )
 
-// logIndex holds the numbers of one JSON-lines log (metrics.jsonl or
-// tasks.jsonl) by dotted path, read incrementally: a refresh reads only
-// the bytes appended since the last one, so a live run's page stays cheap.
-// A log that shrank or whose last read line changed (a resumed run cuts
-// its log back) is read again from the start.
-type logIndex struct {
-	mu   sync.Mutex
+// LogIndex holds the numbers of one JSON-lines log (metrics.jsonl or
+// tasks.jsonl) as columns by dotted path ("acc", "lr.fc1",
+// "diag.layers.fc1.alpha_tilde"), each row placed by one field (its x).
+// It is read incrementally: a refresh reads only the bytes appended since
+// the last one, so a live run's log stays cheap to follow, and a report
+// that reads many metrics of a run parses its log once. A log that shrank
+// or whose last read line changed (a resumed run cuts its log back) is
+// read again from the start. Make one with NewLogIndex; it is not safe for
+// concurrent use.
+type LogIndex struct {
 	xKey string  // the field each row is placed by: step, or task
 	xAdd float64 // added to it: tasks are shown 1-based, as lot plot does
 
@@ -31,8 +33,9 @@ type logIndex struct {
 	// malformed counts whole lines that are not a JSON object with a
 	// numeric xKey; partial is set while the log ends without a newline
 	// (a line being written, or torn by a crash).
-	malformed int
-	partial   bool
+	malformed, firstMalformed int
+	lines                     int // whole lines read, blank ones included
+	partial                   bool
 
 	scratch []cell // the line being parsed, kept only if it parses
 	pathBuf []byte // the dotted path of the value being parsed
@@ -49,18 +52,21 @@ type cell struct {
 	v   float64
 }
 
-func newLogIndex(xKey string, xAdd float64) *logIndex {
-	return &logIndex{xKey: xKey, xAdd: xAdd, cols: map[string]*column{}}
+// NewLogIndex returns an empty index whose rows are placed by the number
+// at xKey ("step", or "task"), plus xAdd (1 shows tasks 1-based).
+func NewLogIndex(xKey string, xAdd float64) *LogIndex {
+	return &LogIndex{xKey: xKey, xAdd: xAdd, cols: map[string]*column{}}
 }
 
-func (ix *logIndex) reset() {
+func (ix *LogIndex) reset() {
 	ix.consumed, ix.tail, ix.x, ix.cols = 0, nil, nil, map[string]*column{}
-	ix.malformed, ix.partial = 0, false
+	ix.malformed, ix.firstMalformed, ix.lines, ix.partial = 0, 0, 0, false
 }
 
-// refresh reads what was appended to the log since the last call. open
-// opens the log confined to its root. A missing log is an empty one.
-func (ix *logIndex) refresh(open func() (*os.File, error)) error {
+// Refresh reads what was appended to the log since the last call. open
+// opens the log (a server confines it to its root). A missing log is an
+// empty one.
+func (ix *LogIndex) Refresh(open func() (*os.File, error)) error {
 	f, err := open()
 	if errors.Is(err, os.ErrNotExist) {
 		ix.reset()
@@ -85,7 +91,7 @@ func (ix *logIndex) refresh(open func() (*os.File, error)) error {
 }
 
 // tailUnchanged reports whether the last line read is still where it was.
-func (ix *logIndex) tailUnchanged(f *os.File) bool {
+func (ix *LogIndex) tailUnchanged(f *os.File) bool {
 	if len(ix.tail) == 0 {
 		return true
 	}
@@ -96,7 +102,7 @@ func (ix *logIndex) tailUnchanged(f *os.File) bool {
 
 // readFrom reads the log's whole lines from ix.consumed to size in chunks;
 // a trailing part without a newline is left for the next refresh.
-func (ix *logIndex) readFrom(f *os.File, size int64) error {
+func (ix *LogIndex) readFrom(f *os.File, size int64) error {
 	// A live run appends a few rows between refreshes: a small buffer.
 	buf := make([]byte, min(1<<20, max(size-ix.consumed, 4096)))
 	pos, carry := ix.consumed, 0
@@ -143,7 +149,7 @@ func (ix *logIndex) readFrom(f *os.File, size int64) error {
 // reserve grows the index once for the rows still to read, estimated
 // from the first chunk (rows of its bytes), so that a long log is not
 // copied by repeated appends.
-func (ix *logIndex) reserve(rowsBefore, chunkBytes int, left int64) {
+func (ix *LogIndex) reserve(rowsBefore, chunkBytes int, left int64) {
 	more := int(float64(left)*float64(len(ix.x)-rowsBefore)/float64(chunkBytes)) + 1
 	ix.x = slices.Grow(ix.x, more)
 	for _, c := range ix.cols {
@@ -153,7 +159,8 @@ func (ix *logIndex) reserve(rowsBefore, chunkBytes int, left int64) {
 
 // addLine adds one line's numbers, or counts it malformed; a blank line
 // is neither.
-func (ix *logIndex) addLine(line []byte) {
+func (ix *LogIndex) addLine(line []byte) {
+	ix.lines++
 	line = bytes.TrimSpace(line)
 	if len(line) == 0 {
 		return
@@ -161,7 +168,9 @@ func (ix *logIndex) addLine(line []byte) {
 	ix.scratch = ix.scratch[:0]
 	x, ok := ix.parseRow(line)
 	if !ok {
-		ix.malformed++
+		if ix.malformed++; ix.malformed == 1 {
+			ix.firstMalformed = ix.lines
+		}
 		return
 	}
 	row := int32(len(ix.x))
@@ -178,7 +187,7 @@ func (ix *logIndex) addLine(line []byte) {
 // rejects the whole line. It is a small scanner rather than
 // encoding/json because a 60,000-row log with per-layer diagnostics must
 // be read in well under a second.
-func (ix *logIndex) parseRow(b []byte) (x float64, ok bool) {
+func (ix *LogIndex) parseRow(b []byte) (x float64, ok bool) {
 	p := parser{b: b, ix: ix, path: ix.pathBuf[:0]}
 	p.skipSpace()
 	if p.i >= len(b) || b[p.i] != '{' {
@@ -198,7 +207,7 @@ func (ix *logIndex) parseRow(b []byte) (x float64, ok bool) {
 type parser struct {
 	b       []byte
 	i       int
-	ix      *logIndex
+	ix      *LogIndex
 	path    []byte
 	x       float64
 	haveX   bool
@@ -390,8 +399,24 @@ func bytesString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// names are the dotted paths that hold numbers, sorted.
-func (ix *logIndex) names() []string {
+// Rows is the number of rows read: lines that are a JSON object with a
+// number at xKey.
+func (ix *LogIndex) Rows() int { return len(ix.x) }
+
+// Malformed is the number of whole lines that are not a JSON object with
+// a number at xKey, and FirstMalformed the first one's line number
+// (1-based; 0 if none).
+func (ix *LogIndex) Malformed() int { return ix.malformed }
+
+// FirstMalformed: see Malformed.
+func (ix *LogIndex) FirstMalformed() int { return ix.firstMalformed }
+
+// Partial reports whether the log ends inside a line (a line being
+// written, or torn by a crash); that part is read once it is whole.
+func (ix *LogIndex) Partial() bool { return ix.partial }
+
+// Names are the dotted paths that hold numbers, sorted.
+func (ix *LogIndex) Names() []string {
 	out := make([]string, 0, len(ix.cols))
 	for k := range ix.cols {
 		out = append(out, k)
@@ -400,8 +425,9 @@ func (ix *logIndex) names() []string {
 	return out
 }
 
-// series returns the x and y of one path, copied.
-func (ix *logIndex) series(name string) (x, y []float64, ok bool) {
+// Series returns the x and y of one path, copied, over the rows that
+// hold a number there.
+func (ix *LogIndex) Series(name string) (x, y []float64, ok bool) {
 	col := ix.cols[name]
 	if col == nil {
 		return nil, nil, false
@@ -413,8 +439,8 @@ func (ix *logIndex) series(name string) (x, y []float64, ok bool) {
 	return x, slices.Clone(col.y), true
 }
 
-// value returns a path's value in a row, if the row has it.
-func (ix *logIndex) value(name string, row int) (float64, bool) {
+// Value returns a path's value in a row (0-based), if the row has it.
+func (ix *LogIndex) Value(name string, row int) (float64, bool) {
 	col := ix.cols[name]
 	if col == nil {
 		return 0, false
