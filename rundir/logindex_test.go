@@ -210,4 +210,3 @@ func TestIndexLongLines(t *testing.T) {
 		t.Errorf("acc at %v", x)
 	}
 }
-
