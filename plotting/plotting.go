@@ -182,10 +182,25 @@ func legendRoom(p *plot.Plot, c draw.Canvas, yr [2]float64) {
 	}
 }
 
-// lineStyle is line i's colour and dash pattern: the palette has seven
-// colours, and past them lines that share a colour differ in dashes.
+// palette is Okabe and Ito's eight colours, told apart under the common
+// colour-vision deficiencies, ordered so that the first lines contrast
+// most (yellow, faint on white, last). gonum's default palette puts a
+// second red sixth.
+var palette = []color.Color{
+	color.RGBA{0, 114, 178, 255},   // blue
+	color.RGBA{213, 94, 0, 255},    // vermillion
+	color.RGBA{0, 158, 115, 255},   // bluish green
+	color.RGBA{204, 121, 167, 255}, // reddish purple
+	color.RGBA{230, 159, 0, 255},   // orange
+	color.RGBA{86, 180, 233, 255},  // sky blue
+	color.RGBA{0, 0, 0, 255},       // black
+	color.RGBA{240, 228, 66, 255},  // yellow
+}
+
+// lineStyle is line i's colour and dash pattern: past the palette's eight
+// colours, lines that share a colour differ in dashes.
 func lineStyle(i int) (color.Color, []vg.Length) {
-	return plotutil.Color(i), plotutil.Dashes(i / len(plotutil.DefaultColors))
+	return palette[i%len(palette)], plotutil.Dashes(i / len(palette))
 }
 
 // positive copies ys with values ≤ 0 made NaN (skipped when drawn).

@@ -122,3 +122,22 @@ func TestLegendSitsAboveTheLines(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstLinesContrast: the first eight lines' colours are at least 60
+// apart in RGB (gonum's default palette has two reds 42 apart).
+func TestFirstLinesContrast(t *testing.T) {
+	for i := range 8 {
+		for j := range i {
+			a, _ := lineStyle(i)
+			b, _ := lineStyle(j)
+			r1, g1, b1, _ := a.RGBA()
+			r2, g2, b2, _ := b.RGBA()
+			d := math.Sqrt(sq(r1, r2)+sq(g1, g2)+sq(b1, b2)) / 257 // 16-bit channels to 8
+			if d < 60 {
+				t.Errorf("lines %d and %d are %.0f apart", j, i, d)
+			}
+		}
+	}
+}
+
+func sq(a, b uint32) float64 { d := float64(a) - float64(b); return d * d }
