@@ -44,17 +44,23 @@ func fig6Report(dir string, runs []Run) (string, error) {
 		rd := filepath.Join(dir, "runs", run.Name)
 		fig := plotting.Figure{Title: "Fig. 6: " + m.name + ", scheduled", XLabel: "update step", YLabel: "learning rate", LogY: true}
 		var layers []layerLR
-		for _, layer := range linearLayers(run.Config) {
+		names := linearLayers(run.Config)
+		paths := make([]string, len(names))
+		for i, layer := range names {
+			paths[i] = "sched." + layer
+		}
+		decisions, err := train.CountValues(rd, paths...)
+		if err != nil {
+			return "", err
+		}
+		for i, layer := range names {
 			s, err := train.ReadSeries(rd, "lr."+layer)
 			if err != nil {
 				return "", err
 			}
 			fig.Lines = append(fig.Lines, plotting.Line{Label: layer, X: s.X, Ys: [][]float64{s.Y}})
 			fig.Boundaries = s.TaskEnds
-			counts, err := train.CountValues(rd, "sched."+layer)
-			if err != nil {
-				return "", err
-			}
+			counts := decisions[i]
 			n := len(s.Y)
 			fmt.Fprintf(&b, "| %s | %s | %.3g | %.3g | %.3g | %d | %d | %d |\n", m.name, layer, s.Y[0], s.Y[n/2], s.Y[n-1], counts["cool"], counts["warm"], counts["hold"])
 			layers = append(layers, layerLR{name: layer, start: s.Y[0], peak: slices.Max(s.Y), end: s.Y[n-1], warms: counts["warm"]})

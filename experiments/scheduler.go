@@ -79,10 +79,11 @@ func schedReport(dir string, runs []Run) (string, error) {
 				}
 			}
 			rd := filepath.Join(dir, "runs", run.Name)
-			counts, err := train.CountValues(rd, "sched.fc1")
+			decisions, err := train.CountValues(rd, "sched.fc1")
 			if err != nil {
 				return "", err
 			}
+			counts := decisions[0]
 			minAlpha, floorHolds, err := floorStats(rd, run.Config)
 			if err != nil {
 				return "", err

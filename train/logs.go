@@ -135,10 +135,11 @@ func SeedGroups(dirs []string) ([][]string, error) {
 	return groups, nil
 }
 
-// CountValues counts, over metrics.jsonl, how often the string at a dotted
-// path takes each value (a layer's controller decisions, say). A last
-// line still being written is left out, as ReadSeries leaves it.
-func CountValues(dir, path string) (map[string]int, error) {
+// CountValues counts, over metrics.jsonl, how often the string at each
+// dotted path takes each value (the layers' controller decisions, say),
+// in one pass: counts[i] is paths[i]'s. A last line still being written is
+// left out, as ReadSeries leaves it.
+func CountValues(dir string, paths ...string) (counts []map[string]int, err error) {
 	name := rundir.Metrics(dir)
 	f, err := os.Open(name)
 	if err != nil {
@@ -148,8 +149,11 @@ func CountValues(dir, path string) (map[string]int, error) {
 		return nil, err
 	}
 	defer f.Close()
-	keys := strings.Split(path, ".")
-	counts := map[string]int{}
+	keys := make([][]string, len(paths))
+	counts = make([]map[string]int, len(paths))
+	for i, p := range paths {
+		keys[i], counts[i] = strings.Split(p, "."), map[string]int{}
+	}
 	r := bufio.NewReaderSize(f, 1<<20)
 	for n := 1; ; n++ {
 		line, err := r.ReadBytes('\n')
@@ -158,16 +162,19 @@ func CountValues(dir, path string) (map[string]int, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("%s: %v", name, err)
 		}
-		var cur any
-		if err := json.Unmarshal(line, &cur); err != nil {
+		var row any
+		if err := json.Unmarshal(line, &row); err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", name, n, err)
 		}
-		for _, k := range keys {
-			m, _ := cur.(map[string]any)
-			cur = m[k]
-		}
-		if s, ok := cur.(string); ok {
-			counts[s]++
+		for i, path := range keys {
+			cur := row
+			for _, k := range path {
+				m, _ := cur.(map[string]any)
+				cur = m[k]
+			}
+			if s, ok := cur.(string); ok {
+				counts[i][s]++
+			}
 		}
 	}
 }

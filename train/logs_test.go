@@ -112,9 +112,14 @@ func TestCountValues(t *testing.T) {
 	if err := os.WriteFile(rundir.Metrics(dir), []byte(log), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := CountValues(dir, "sched.fc1")
-	if want := map[string]int{"warm": 2, "cool": 1}; err != nil || !maps.Equal(got, want) {
-		t.Fatalf("counts %v, %v; want %v", got, err, want)
+	got, err := CountValues(dir, "sched.fc1", "sched.fc2")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("counts %v, %v", got, err)
+	}
+	for i, want := range []map[string]int{{"warm": 2, "cool": 1}, {"hold": 1, "cool": 1}} {
+		if !maps.Equal(got[i], want) {
+			t.Errorf("path %d: counts %v, want %v", i, got[i], want)
+		}
 	}
 	if err := os.WriteFile(rundir.Metrics(dir), []byte(strings.Replace(log, `{"step":2,`, `{"step":2`, 1)), 0o644); err != nil {
 		t.Fatal(err)
