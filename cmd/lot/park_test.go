@@ -174,3 +174,31 @@ func TestParkRunsNamesAMissingRunsDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestParkRunsLeavesAFinishedRunAlone: a run parked finished is not
+// overwritten by an unfinished run of the same name (a rerun still going):
+// its log, summary and lack of a checkpoint stay, and the script says so.
+func TestParkRunsLeavesAFinishedRunAlone(t *testing.T) {
+	root := t.TempDir()
+	src, dst := filepath.Join(root, "src"), filepath.Join(root, "dst")
+	rerun, parked := filepath.Join(src, "runs", "r"), filepath.Join(dst, "runs", "r")
+	for dir, files := range map[string]map[string]string{
+		rerun:  {"config.yaml": "c\n", "tasks.jsonl": "task 1 of the rerun\n", "metrics.jsonl": "step 1\n", "checkpoint.safetensors": "ckpt"},
+		parked: {"config.yaml": "c\n", "tasks.jsonl": "40 tasks\n", "summary.json": "{}\n"},
+	} {
+		os.MkdirAll(dir, 0o755)
+		for name, text := range files {
+			os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
+		}
+	}
+	if msg := parkRuns(t, src, dst); !strings.Contains(msg, parked+" holds a finished run") {
+		t.Errorf("park_runs said:\n%s", msg)
+	}
+	if b, _ := os.ReadFile(filepath.Join(parked, "tasks.jsonl")); string(b) != "40 tasks\n" {
+		t.Errorf("the finished run's tasks.jsonl became %q", b)
+	}
+	left, _ := filepath.Glob(filepath.Join(parked, "*"))
+	if len(left) != 3 {
+		t.Errorf("the finished run's directory holds %v, want its three files", left)
+	}
+}
