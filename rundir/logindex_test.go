@@ -210,3 +210,21 @@ func TestIndexLongLines(t *testing.T) {
 		t.Errorf("acc at %v", x)
 	}
 }
+
+// TestIndexSeesARewriteWithinAClockTick: a log rewritten to the same size
+// with the same modification time (within one tick of the file clock) is
+// read again, not taken as unchanged.
+func TestIndexSeesARewriteWithinAClockTick(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.jsonl")
+	os.WriteFile(path, []byte(`{"step":1,"acc":0.5}`+"\n"+`{"step":2,"acc":0.6}`+"\n"), 0o644)
+	st, _ := os.Stat(path)
+	ix := indexOf(t, path, "step", 0)
+	os.WriteFile(path, []byte(`{"step":1,"acc":0.5}`+"\n"+`{"step":2,"acc":0.7}`+"\n"), 0o644)
+	os.Chtimes(path, st.ModTime(), st.ModTime())
+	if err := ix.Refresh(func() (*os.File, error) { return os.Open(path) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, y, _ := ix.Series("acc"); !reflect.DeepEqual(y, []float64{0.5, 0.7}) {
+		t.Errorf("acc %v after the rewrite, want [0.5 0.7]", y)
+	}
+}

@@ -81,8 +81,9 @@ const cachedLogs = 12 // the logs of six runs
 // cachedLog returns the index of the log at path, read up to its last
 // whole line. The caller holds logCache.
 func cachedLog(path, xKey string, xAdd float64) (*rundir.LogIndex, error) {
+	key := path // the same file under any name; errors say the name given
 	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
+		key = abs
 	}
 	if _, err := os.Stat(path); err != nil {
 		if os.IsNotExist(err) {
@@ -91,7 +92,7 @@ func cachedLog(path, xKey string, xAdd float64) (*rundir.LogIndex, error) {
 		return nil, err
 	}
 	c := &logCache.recent
-	i := slices.IndexFunc(*c, func(e indexedLog) bool { return e.path == path })
+	i := slices.IndexFunc(*c, func(e indexedLog) bool { return e.path == key })
 	var ix *rundir.LogIndex
 	if i >= 0 {
 		ix = (*c)[i].ix
@@ -102,7 +103,7 @@ func cachedLog(path, xKey string, xAdd float64) (*rundir.LogIndex, error) {
 	if len(*c) >= cachedLogs {
 		*c = slices.Delete(*c, 0, 1)
 	}
-	*c = append(*c, indexedLog{path, ix})
+	*c = append(*c, indexedLog{key, ix})
 	if err := ix.Refresh(func() (*os.File, error) { return os.Open(path) }); err != nil {
 		return nil, err
 	}
