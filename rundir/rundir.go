@@ -2,7 +2,8 @@
 // bytes of config.yaml (parsing them is package train's), the checkpoint
 // layout (checkpoint.safetensors, checkpoints/task-NNN.safetensors and the
 // metadata keys and tensor prefixes inside them), and the logs
-// (metrics.jsonl, tasks.jsonl, summary.json).
+// (metrics.jsonl, tasks.jsonl, summary.json): written by Log, read back
+// by LogIndex as columns by dotted path.
 //
 // Every fault is one error that names the file, and its kind can be told
 // apart with errors.Is: ErrNoRun (nothing there), ErrUnreadable (there but

@@ -7,8 +7,9 @@
 // running runs to the page (server-sent events).
 //
 // Long series are downsampled here, keeping each bucket's min and max, so
-// the page never holds more than it draws. The logs are indexed
-// incrementally: a refresh reads only the bytes appended since the last.
+// the page never holds more than it draws. The logs are read through
+// rundir.LogIndex, incrementally: a refresh reads only the bytes appended
+// since the last.
 // Nothing here writes: every endpoint is a GET, and every file is opened
 // through an os.Root, which refuses paths that leave the directories
 // given, by .. or by a symlink. The page's assets (web/) are embedded.
