@@ -65,7 +65,8 @@ func ReadSeries(dir, metric string) (Series, error) {
 }
 
 // logCache holds the indexes of the logs ReadSeries read last, the most
-// recent at the end; a paper-scale metrics.jsonl indexes to about 60 MB.
+// recent at the end. A paper-scale metrics.jsonl indexes to about 56 MB
+// (80 columns of 58,750 rows, 12 bytes a value with its row number).
 var logCache struct {
 	sync.Mutex
 	recent []indexedLog
