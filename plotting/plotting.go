@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lot-toolkit/lot/internal/thin"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -97,7 +98,6 @@ func (f Figure) plot() (*plot.Plot, error) {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{}
 	}
-	x0, x1 := xRange(f.Lines)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, l := range f.Lines {
 		ys := l.Ys
@@ -109,14 +109,15 @@ func (f Figure) plot() (*plot.Plot, error) {
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
 		c, dashes := lineStyle(i)
-		if len(ys) > 1 {
-			band, err := bandPolygon(l.X, min, max, c, x0, x1)
+		pts := thin.MinMax(finite(l.X, mean, min, max, len(ys) > 1), drawPoints)
+		if pts.Lo != nil {
+			band, err := bandPolygon(pts, c)
 			if err != nil {
 				return nil, err
 			}
 			p.Add(band)
 		}
-		line, err := plotter.NewLine(decimate(xys(l.X, mean), x0, x1, drawColumns))
+		line, err := plotter.NewLine(xys(pts.X, pts.Y))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", l.Label, err)
 		}
@@ -243,84 +244,45 @@ func summarise(ys [][]float64) (mean, lo, hi []float64) {
 	return mean, lo, hi
 }
 
-// drawColumns is the number of columns lines are thinned to (see
-// decimate): more than the PNG's 768 pixels across, so that the PNG is
-// drawn from every column's extremes and the SVG can be zoomed a little.
-// A per-update series at the paper's scale has 58,750 points a line, and
-// each costs the SVG about 18 bytes; thinned, a line is at most 8,192.
-var drawColumns = 2048
+// drawPoints is the most points a line is drawn with (see thin.MinMax):
+// 4,095 buckets, more than five times the PNG's 768 pixels across, so the
+// SVG can be zoomed a little. A per-update series at the paper's scale has
+// 58,750 points, each about 18 bytes of SVG.
+var drawPoints = 8192
 
-// xRange is the smallest and largest X over the lines.
-func xRange(lines []Line) (x0, x1 float64) {
-	x0, x1 = math.Inf(1), math.Inf(-1)
-	for _, l := range lines {
-		for _, x := range l.X {
-			x0, x1 = math.Min(x0, x), math.Max(x1, x)
+// finite is the series at the x where the mean is finite, with the band
+// lo–hi when band is set.
+func finite(x, mean, lo, hi []float64, band bool) thin.Series {
+	var s thin.Series
+	for i, m := range mean {
+		if math.IsNaN(m) || math.IsInf(m, 0) {
+			continue
+		}
+		s.X, s.Y = append(s.X, x[i]), append(s.Y, m)
+		if band {
+			s.Lo, s.Hi = append(s.Lo, lo[i]), append(s.Hi, hi[i])
 		}
 	}
-	return x0, x1
-}
-
-// decimate thins pts for drawing by M4 (Jugel et al., VLDB 2014): it cuts
-// [x0, x1] into cols equal columns and keeps, in order, each column's
-// first, lowest, highest and last point. Drawn at cols pixels across or
-// fewer, the thinned line reaches every pixel the full line does. Points
-// not in increasing x, and lines of at most 4·cols points, are returned as
-// they are; cols ≤ 0 turns thinning off.
-func decimate(pts plotter.XYs, x0, x1 float64, cols int) plotter.XYs {
-	if cols <= 0 || len(pts) <= 4*cols || !(x1 > x0) {
-		return pts
-	}
-	for i := 1; i < len(pts); i++ {
-		if pts[i].X < pts[i-1].X {
-			return pts
-		}
-	}
-	column := func(x float64) int {
-		return min(int((x-x0)/(x1-x0)*float64(cols)), cols-1)
-	}
-	out := make(plotter.XYs, 0, 4*cols)
-	for first := 0; first < len(pts); {
-		c := column(pts[first].X)
-		last, lo, hi := first, first, first
-		for last+1 < len(pts) && column(pts[last+1].X) == c {
-			last++
-			if pts[last].Y < pts[lo].Y {
-				lo = last
-			}
-			if pts[last].Y > pts[hi].Y {
-				hi = last
-			}
-		}
-		prev := -1
-		for _, i := range []int{first, min(lo, hi), max(lo, hi), last} {
-			if i != prev {
-				out = append(out, pts[i])
-				prev = i
-			}
-		}
-		first = last + 1
-	}
-	return out
+	return s
 }
 
 func xys(x, y []float64) plotter.XYs {
-	pts := make(plotter.XYs, 0, len(x))
+	pts := make(plotter.XYs, len(x))
 	for i := range x {
-		if !math.IsNaN(y[i]) && !math.IsInf(y[i], 0) {
-			pts = append(pts, plotter.XY{X: x[i], Y: y[i]})
-		}
+		pts[i] = plotter.XY{X: x[i], Y: y[i]}
 	}
 	return pts
 }
 
 // bandPolygon is the min–max band: the lower edge left to right, then
-// the upper edge back, each thinned as lines are.
-func bandPolygon(x, lo, hi []float64, c color.Color, x0, x1 float64) (*plotter.Polygon, error) {
-	pts := decimate(xys(x, lo), x0, x1, drawColumns)
-	upper := decimate(xys(x, hi), x0, x1, drawColumns)
-	for i := len(upper) - 1; i >= 0; i-- {
-		pts = append(pts, upper[i])
+// the upper edge back.
+func bandPolygon(s thin.Series, c color.Color) (*plotter.Polygon, error) {
+	pts := make(plotter.XYs, 0, 2*len(s.X))
+	for i := range s.X {
+		pts = append(pts, plotter.XY{X: s.X[i], Y: s.Lo[i]})
+	}
+	for i := len(s.X) - 1; i >= 0; i-- {
+		pts = append(pts, plotter.XY{X: s.X[i], Y: s.Hi[i]})
 	}
 	poly, err := plotter.NewPolygon(pts)
 	if err != nil {
