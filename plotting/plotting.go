@@ -253,13 +253,16 @@ var drawPoints = 8192
 // finite is the series at the x where the mean is finite, with the band
 // lo–hi when band is set.
 func finite(x, mean, lo, hi []float64, band bool) thin.Series {
-	var s thin.Series
+	s := thin.Series{X: make([]float64, 0, len(mean)), Y: make([]float64, 0, len(mean))}
+	if band {
+		s.Lo, s.Hi = make([]float64, 0, len(mean)), make([]float64, 0, len(mean))
+	}
 	for i, m := range mean {
 		if math.IsNaN(m) || math.IsInf(m, 0) {
 			continue
 		}
 		s.X, s.Y = append(s.X, x[i]), append(s.Y, m)
-		if band {
+		if s.Lo != nil {
 			s.Lo, s.Hi = append(s.Lo, lo[i]), append(s.Hi, hi[i])
 		}
 	}
