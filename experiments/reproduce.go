@@ -83,10 +83,72 @@ func Reproduce(ctx context.Context, ex Executor, dir string, names []string, su 
 	if len(pending) > 0 {
 		return fmt.Errorf("%w: %d of %d runs (%s)", ErrPending, len(pending), len(all), strings.Join(pending, ", "))
 	}
+	return writeReport(dir, report, figs, su, nil)
+}
+
+// ReproduceSoFar draws the named figures from their runs as far as they
+// have gone, and runs nothing: an unfinished run is drawn from the tasks it
+// has logged (a running one's too) and named in the report, a run not
+// started is left out, and each verdict is on the tasks so far. It writes
+// SoFarReportName(names); the figures replace any drawn before, until
+// Reproduce draws them from the finished runs.
+func ReproduceSoFar(dir string, names []string, su Setup) error {
+	figs, all, err := reproduction(names, su)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return keyerr.Errorf("out", "no reproduction to draw: %w", err)
+	}
+	states, err := RunStates(dir, all)
+	if err != nil {
+		return err
+	}
+	soFar := map[string]RunState{}
+	for _, s := range states {
+		if s.State != StateDone && s.State != StateDiverged {
+			soFar[s.Name] = s
+		}
+	}
+	return writeReport(dir, SoFarReportName(names, su.Protocol), figs, su, soFar)
+}
+
+// SoFarReportName is ReproduceSoFar's report file: ReportName's with
+// "-so-far" before ".md".
+func SoFarReportName(names []string, protocol string) string {
+	return strings.TrimSuffix(ReportName(names, protocol), ".md") + "-so-far.md"
+}
+
+// writeReport draws figs from their runs under dir and writes the report
+// file name. soFar holds the runs not finished, for ReproduceSoFar (nil:
+// every run has finished): those with tasks logged are drawn as far as
+// they went and named; a figure with a run that has none, or that cannot
+// be drawn from what is logged, says so rather than failing the report.
+func writeReport(dir, name string, figs []Figure, su Setup, soFar map[string]RunState) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Reproduction report (scale %s, %d seed(s), %s protocol)\n\nMade by `lot reproduce`; every run is under runs/, with its config.\n", su.Scale, su.Seeds, su.Protocol)
+	title := "Reproduction report"
+	if soFar != nil {
+		title += " so far"
+	}
+	fmt.Fprintf(&b, "# %s (scale %s, %d seed(s), %s protocol)\n\nMade by `lot reproduce`; every run is under runs/, with its config.\n", title, su.Scale, su.Seeds, su.Protocol)
+	if soFar != nil {
+		fmt.Fprintf(&b, "\nDrawn before every run had finished (`--so-far`): an unfinished run is drawn from the tasks it has logged, and each verdict below is on those tasks, not on the figure's whole length.\n")
+	}
 	for _, f := range figs {
 		all := f.Runs(su)
+		var absent []string
+		var unfinished strings.Builder
+		for _, r := range all {
+			if s, pending := soFar[r.Name]; pending && s.Tasks == 0 {
+				absent = append(absent, r.Name)
+			} else if pending {
+				fmt.Fprintf(&unfinished, "Unfinished (%s): %s, drawn from %d of %d tasks.\n\n", s.State, r.Name, s.Tasks, s.Of)
+			}
+		}
+		if len(absent) > 0 { // figures draw every group
+			fmt.Fprintf(&b, "\n## %s\n\nPaper's claim: %s\n\nNot drawn: it waits on runs with no task logged yet (%s).\n", f.Name, f.Claim, strings.Join(absent, ", "))
+			continue
+		}
 		runs, notes := withoutDiverged(dir, all)
 		section, err := drawSafely(f, dir, su, runs)
 		fate := "left out of this figure"
@@ -98,6 +160,9 @@ func Reproduce(ctx context.Context, ex Executor, dir string, names []string, su 
 				section, err = fmt.Sprintf("Not drawn: %v.\n", err), nil
 			}
 		}
+		if err != nil && soFar != nil {
+			section, err = fmt.Sprintf("Not drawn from the runs so far: %v.\n", err), nil
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %v", f.Name, err)
 		}
@@ -105,10 +170,10 @@ func Reproduce(ctx context.Context, ex Executor, dir string, names []string, su 
 		for _, n := range notes {
 			fmt.Fprintf(&diverged, "Diverged: %s, %s.\n\n", n, fate)
 		}
-		section = diverged.String() + section
+		section = unfinished.String() + diverged.String() + section
 		fmt.Fprintf(&b, "\n## %s\n\nPaper's claim: %s\n\n%s", f.Name, f.Claim, section)
 	}
-	return os.WriteFile(filepath.Join(dir, report), []byte(b.String()), 0o644)
+	return os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644)
 }
 
 // reproduction returns the named figures ("all": every figure of the

@@ -17,7 +17,7 @@ func reproduceCommand() *cobra.Command {
 	var (
 		scale, out, protocol, only string
 		seeds                      int
-		status                     bool
+		status, soFar              bool
 		ex                         executorFlags
 	)
 	cmd := &cobra.Command{
@@ -27,7 +27,8 @@ func reproduceCommand() *cobra.Command {
 job array on a Slurm cluster (--executor slurm), skipping runs that finished
 and resuming interrupted ones, then draws the figure and writes report.md
 (for "all"; report-FIGURE.md for named figures) under --out. --status shows
-where each run stands.
+where each run stands; --so-far draws the figures from the runs as far as
+they have gone, to report[-FIGURE]-so-far.md, and runs nothing.
 "all" is every figure of the paper; "scheduler" is lot's own experiment that
 chose the controller's defaults and runs only when named.
 Figures: %s.`, strings.Join(experiments.Names(), ", ")),
@@ -37,10 +38,20 @@ Figures: %s.`, strings.Join(experiments.Names(), ", ")),
 				return errors.New("--out: a directory is required")
 			}
 			su := experiments.Setup{Scale: scale, Seeds: seeds, Protocol: protocol}
+			if status && soFar {
+				return errors.New("--so-far: not with --status (each runs nothing; choose one)")
+			}
+			if soFar {
+				err := experiments.ReproduceSoFar(out, figs, su)
+				if err == nil {
+					fmt.Printf("wrote %s\n", filepath.Join(out, experiments.SoFarReportName(figs, protocol)))
+				}
+				return setupError(err)
+			}
 			if status {
 				states, err := experiments.ReproduceStatus(out, figs, su)
 				if err != nil {
-					return err
+					return setupError(err)
 				}
 				return experiments.WriteStates(os.Stdout, states)
 			}
@@ -64,9 +75,8 @@ Figures: %s.`, strings.Join(experiments.Names(), ", ")),
 			if err == nil {
 				fmt.Printf("wrote %s\n", filepath.Join(out, experiments.ReportName(figs, protocol)))
 			}
-			var ke *keyerr.Error
-			if errors.As(err, &ke) && ke == err { // the setup's fields are named as these flags
-				return fmt.Errorf("--%s: %w", ke.Key, ke.Err)
+			if ke := setupError(err); ke != err {
+				return ke
 			}
 			return executorError("reproduce", err)
 		},
@@ -76,7 +86,18 @@ Figures: %s.`, strings.Join(experiments.Names(), ", ")),
 	cmd.Flags().StringVar(&only, "only", "", "run only the runs whose names match this glob (e.g. 'authors-fig5-*-vanilla-*'); figures are drawn once all have finished")
 	cmd.Flags().IntVar(&seeds, "seeds", 1, "seeds per setting")
 	cmd.Flags().StringVar(&out, "out", "", "directory for runs, figures and the report")
+	cmd.Flags().BoolVar(&soFar, "so-far", false, "draw the figures from the runs as far as they have gone (unfinished ones from the tasks they have logged, named in the report) to report[-FIGURE]-so-far.md; runs nothing")
 	cmd.Flags().BoolVar(&status, "status", false, "show where each run stands (done, queued, running, failed, incomplete, not started), its tasks, its last online accuracy and its time left; runs nothing")
 	ex.register(cmd.Flags())
 	return cmd
+}
+
+// setupError names a fault in the setup by its flag: the setup's fields
+// are named as reproduce's flags. Other errors are returned as they are.
+func setupError(err error) error {
+	var ke *keyerr.Error
+	if errors.As(err, &ke) && ke == err {
+		return fmt.Errorf("--%s: %w", ke.Key, ke.Err)
+	}
+	return err
 }

@@ -57,3 +57,31 @@ func TestReproduceRunsSkipsAndReports(t *testing.T) {
 		t.Fatalf("report.md of the scheduler experiment:\n%s", report)
 	}
 }
+
+// TestReproduceSoFarRunsNothing: --so-far on a reproduction not started
+// writes its report, saying what Fig. 5 waits on, and starts no run; on
+// a directory that does not exist, or with --status, it is refused by
+// flag.
+func TestReproduceSoFarRunsNothing(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "repro")
+	if code, stderr := lot(t, "reproduce", "fig5", "--scale", "smoke", "--so-far", "--out", out); code != 1 || !strings.Contains(stderr, "--out: no reproduction to draw") {
+		t.Errorf("--so-far on a missing directory: exit %d, %q", code, stderr)
+	}
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := exec.Command(binary, "reproduce", "fig5", "--scale", "smoke", "--so-far", "--out", out).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "wrote "+filepath.Join(out, "report-fig5-so-far.md")) {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	report, _ := os.ReadFile(filepath.Join(out, "report-fig5-so-far.md"))
+	if !strings.Contains(string(report), "Not drawn: it waits on runs with no task logged yet (fig5-") {
+		t.Errorf("report:\n%s", report)
+	}
+	if _, err := os.Stat(filepath.Join(out, "runs")); !os.IsNotExist(err) {
+		t.Errorf("--so-far made runs/ (%v)", err)
+	}
+	if code, stderr := lot(t, "reproduce", "fig5", "--scale", "smoke", "--so-far", "--status", "--out", out); code != 1 || !strings.Contains(stderr, "--so-far: not with --status") {
+		t.Errorf("--so-far --status: exit %d, %q", code, stderr)
+	}
+}
