@@ -122,8 +122,9 @@ func SoFarReportName(names []string, protocol string) string {
 // writeReport draws figs from their runs under dir and writes the report
 // file name. soFar holds the runs not finished, for ReproduceSoFar (nil:
 // every run has finished): those with tasks logged are drawn as far as
-// they went and named; a figure with a run that has none, or that cannot
-// be drawn from what is logged, says so rather than failing the report.
+// they went, those with none are left out, each named; a figure that
+// cannot be drawn from what is logged says why rather than failing the
+// report.
 func writeReport(dir, name string, figs []Figure, su Setup, soFar map[string]RunState) error {
 	var b strings.Builder
 	title := "Reproduction report"
@@ -135,19 +136,21 @@ func writeReport(dir, name string, figs []Figure, su Setup, soFar map[string]Run
 		fmt.Fprintf(&b, "\nDrawn before every run had finished (`--so-far`): an unfinished run is drawn from the tasks it has logged, and each verdict below is on those tasks, not on the figure's whole length.\n")
 	}
 	for _, f := range figs {
-		all := f.Runs(su)
+		var all []Run
 		var absent []string
 		var unfinished strings.Builder
-		for _, r := range all {
-			if s, pending := soFar[r.Name]; pending && s.Tasks == 0 {
+		for _, r := range f.Runs(su) {
+			s, pending := soFar[r.Name]
+			switch {
+			case !pending:
+				all = append(all, r)
+			case s.Tasks == 0:
 				absent = append(absent, r.Name)
-			} else if pending {
+				fmt.Fprintf(&unfinished, "Not started: %s, left out.\n\n", r.Name)
+			default:
+				all = append(all, r)
 				fmt.Fprintf(&unfinished, "Unfinished (%s): %s, drawn from %d of %d tasks.\n\n", s.State, r.Name, s.Tasks, s.Of)
 			}
-		}
-		if len(absent) > 0 { // figures draw every group
-			fmt.Fprintf(&b, "\n## %s\n\nPaper's claim: %s\n\nNot drawn: it waits on runs with no task logged yet (%s).\n", f.Name, f.Claim, strings.Join(absent, ", "))
-			continue
 		}
 		runs, notes := withoutDiverged(dir, all)
 		section, err := drawSafely(f, dir, su, runs)
@@ -161,7 +164,12 @@ func writeReport(dir, name string, figs []Figure, su Setup, soFar map[string]Run
 			}
 		}
 		if err != nil && soFar != nil {
-			section, err = fmt.Sprintf("Not drawn from the runs so far: %v.\n", err), nil
+			// Most figures draw every group, so a run not started stops them.
+			why := fmt.Sprintf("from the runs so far: %v", err)
+			if len(absent) > 0 {
+				why = "it waits on runs with no task logged yet (" + strings.Join(absent, ", ") + ")"
+			}
+			section, err = "Not drawn: "+why+".\n", nil
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %v", f.Name, err)
