@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lot-toolkit/lot/rundir"
@@ -119,4 +120,81 @@ func firstTaskRow(t *testing.T, dir string) map[string]json.RawMessage {
 		t.Fatalf("%s: %v", rundir.Tasks(dir), err)
 	}
 	return row
+}
+
+// TestCommittedFig5ReportsAreTheirRuns: every committed report's Fig. 5
+// section has the numbers and verdicts that today's lot draws from the
+// runs committed beside it, so that remaking runs without redrawing their
+// report (as happened to the quick authors' report on 2026-12-01) fails
+// here. Its tables and verdict lines are compared; Fig. 5 reads only each
+// run's tasks.jsonl, which is committed.
+func TestCommittedFig5ReportsAreTheirRuns(t *testing.T) {
+	for _, c := range []struct {
+		report string
+		su     Setup
+	}{
+		{"../results/reproduce-quick/report.md", Setup{Scale: "quick", Seeds: 1, Protocol: "paper"}},
+		{"../results/reproduce-quick-3seeds/report-fig5.md", Setup{Scale: "quick", Seeds: 3, Protocol: "paper"}},
+		{"../results/reproduce-paper/report-fig5.md", Setup{Scale: "paper", Seeds: 1, Protocol: "paper"}},
+		{"../results/reproduce-authors-quick/authors-report.md", Setup{Scale: "quick", Seeds: 1, Protocol: "authors"}},
+		{"../results/reproduce-authors-quick/authors-report-fig5.md", Setup{Scale: "quick", Seeds: 1, Protocol: "authors"}},
+	} {
+		committed, err := os.ReadFile(c.report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The runs of both protocols, as the report's directory holds them:
+		// the other protocol's enter the side-by-side table when present.
+		dir := t.TempDir()
+		other := c.su
+		other.Protocol = map[string]string{"paper": "authors", "authors": "paper"}[c.su.Protocol]
+		for _, r := range append(fig5Runs(c.su), fig5Runs(other)...) {
+			src := filepath.Join(filepath.Dir(c.report), "runs", r.Name)
+			for _, f := range []string{rundir.Tasks(src), filepath.Join(src, rundir.SummaryFile)} {
+				b, err := os.ReadFile(f)
+				if os.IsNotExist(err) && r.Config.Protocol != c.su.Protocol {
+					continue
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				dst := filepath.Join(dir, "runs", r.Name)
+				if err := os.MkdirAll(dst, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		drawn, err := fig5Report(dir, c.su, fig5Runs(c.su))
+		if err != nil {
+			t.Fatalf("%s: %v", c.report, err)
+		}
+		want, got := numbers(fig5Section(string(committed))), numbers(drawn)
+		if len(want) == 0 {
+			t.Errorf("%s: no Fig. 5 table found", c.report)
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: its Fig. 5 numbers are not what its runs give today; redraw it.\ncommitted:\n%s\ntoday:\n%s",
+				c.report, strings.Join(want, "\n"), strings.Join(got, "\n"))
+		}
+	}
+}
+
+// fig5Section is a report's Fig. 5 section, up to the next figure's.
+func fig5Section(report string) string {
+	_, s, _ := strings.Cut(report, "## fig5\n")
+	s, _, _ = strings.Cut(s, "\n## ")
+	return s
+}
+
+// numbers are a report's table rows and verdict lines.
+func numbers(section string) []string {
+	var out []string
+	for _, l := range strings.Split(section, "\n") {
+		if strings.HasPrefix(l, "| ") || strings.HasPrefix(l, "- ") {
+			out = append(out, l)
+		}
+	}
+	return out
 }

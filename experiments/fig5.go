@@ -279,7 +279,15 @@ func fig5Report(dir string, su Setup, runs []Run) (string, error) {
 						o.last(o.raw, g), o.last(o.smth, g), other.last(other.raw, g), other.last(other.smth, g), m.paper)
 				}
 			}
-			b.WriteString("\n")
+			b.WriteString("\nOnline task accuracy per task under each protocol, the paper's text above the authors' code, on one axis:\n\n")
+			for _, m := range fig5Methods {
+				name := prefix + "fig5-" + m.name + "-protocols"
+				if err := drawProtocols(filepath.Join(dir, name), m.name, o, other); err != nil {
+					return "", err
+				}
+				fmt.Fprintf(&b, "![%s, both protocols](%s.png) ", m.name, name)
+			}
+			b.WriteString("\n\n")
 		}
 	}
 	b.WriteString("Does the claim hold at this scale? Two tests, stated in advance: the direction (scheduled above vanilla and reset at the last task, raw, in all three settings), and the levels (the last task's EMA within ±0.1 of each level the paper's §6 states: CReLU vanilla and reset ≈ 0.1, scheduled ≈ 0.5; L2 vanilla ≈ 0.1, scheduled ≈ 0.5; Wasserstein scheduled ≈ 0.65).\n\n")
@@ -297,4 +305,31 @@ func fig5Report(dir string, su Setup, runs []Run) (string, error) {
 		b.WriteString("\nAt a scale other than the paper's the levels are not expected to match.\n")
 	}
 	return b.String(), nil
+}
+
+// drawProtocols draws one setting's raw online accuracy per task under
+// the two protocols' outcomes a and b, the paper's text above the
+// authors' code, sharing the x axis and a y axis from 0 to 1 so that
+// their levels compare by eye.
+func drawProtocols(path, setting string, a, b *fig5Outcome) error {
+	paper, authors := a, b
+	if a.protocol == "authors" {
+		paper, authors = b, a
+	}
+	panel := func(o *fig5Outcome, title, reset string) plotting.Figure {
+		f := plotting.Figure{Title: fmt.Sprintf("Fig. 5, %s: %s (%s)", setting, title, o.length), YLabel: "online task accuracy", YMin: 0, YMax: 1}
+		for _, v := range fig5Variants {
+			l := *o.raw[setting+"/"+v]
+			l.Label = v
+			if v == "reset" {
+				l.Label = reset
+			}
+			f.Lines = append(f.Lines, l)
+		}
+		return f
+	}
+	top := panel(paper, "the paper's text", "reset (optimiser)")
+	bottom := panel(authors, "the authors' code", "reset (model)")
+	bottom.XLabel = "task"
+	return plotting.SaveStack(path, top, bottom)
 }

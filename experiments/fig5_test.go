@@ -102,6 +102,23 @@ func TestFig5ReportSetsProtocolsSideBySide(t *testing.T) {
 			t.Errorf("no row %q", row)
 		}
 	}
+	for _, m := range fig5Methods {
+		name := "authors-fig5-" + m.name + "-protocols"
+		if !strings.Contains(report, "("+name+".png)") {
+			t.Errorf("the report does not show %s.png", name)
+		}
+		for _, ext := range []string{".png", ".svg"} {
+			if _, err := os.Stat(filepath.Join(dir, name+ext)); err != nil {
+				t.Error(err)
+			}
+		}
+		svg, _ := os.ReadFile(filepath.Join(dir, name+".svg"))
+		for _, want := range []string{"the paper&#39;s text", "the authors&#39; code", "reset (optimiser)", "reset (model)"} {
+			if !strings.Contains(string(svg), want) {
+				t.Errorf("%s.svg lacks %q", name, want)
+			}
+		}
+	}
 	if err := os.Remove(filepath.Join(dir, "runs", fig5Runs(paper)[0].Name, rundir.SummaryFile)); err != nil {
 		t.Fatal(err)
 	}

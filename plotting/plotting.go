@@ -36,6 +36,10 @@ type Figure struct {
 	Lines                 []Line
 	Boundaries            []float64 // vertical task boundaries, in X units
 	LogY                  bool
+	// YMin and YMax fix the y axis's range, so that panels meant to be
+	// compared share one; with YMax ≤ YMin (the zero value) it is the
+	// data's. Room for the legend is added above either.
+	YMin, YMax float64
 }
 
 // Save writes the figure to path.png and path.svg (path without extension).
@@ -140,6 +144,9 @@ func (f Figure) plot() (*plot.Plot, error) {
 		p.Add(v)
 	}
 	p.Legend.Top = true
+	if f.YMax > f.YMin {
+		p.Y.Min, p.Y.Max = f.YMin, f.YMax
+	}
 	return p, nil
 }
 

@@ -221,3 +221,19 @@ func readPNG(t *testing.T, path string) image.Image {
 	}
 	return img
 }
+
+// TestFixedYRange: YMin and YMax set the axis whatever the data's range;
+// the zero value leaves it to the data.
+func TestFixedYRange(t *testing.T) {
+	line := []Line{{Label: "acc", X: []float64{1, 2, 3}, Ys: [][]float64{{0.4, 0.5, 0.6}}}}
+	p, err := Figure{Lines: line, YMin: 0, YMax: 1}.plot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Y.Min != 0 || p.Y.Max != 1 {
+		t.Errorf("fixed range: y from %v to %v, want 0 to 1", p.Y.Min, p.Y.Max)
+	}
+	if p, _ = (Figure{Lines: line}).plot(); p.Y.Min != 0.4 || p.Y.Max != 0.6 {
+		t.Errorf("zero value: y from %v to %v, want the data's 0.4 to 0.6", p.Y.Min, p.Y.Max)
+	}
+}
