@@ -309,8 +309,8 @@ func fig5Report(dir string, su Setup, runs []Run) (string, error) {
 
 // drawProtocols draws one setting's raw online accuracy per task under
 // the two protocols' outcomes a and b, the paper's text above the
-// authors' code, sharing the x axis and a y axis from 0 to 1 so that
-// their levels compare by eye.
+// authors' code, each panel's y axis from 0 to 1 so that their levels
+// compare by eye (their x axes differ where their lengths do).
 func drawProtocols(path, setting string, a, b *fig5Outcome) error {
 	paper, authors := a, b
 	if a.protocol == "authors" {
