@@ -6,8 +6,9 @@
 // renders the reports' Markdown with their figures, and streams changes of
 // running runs to the page (server-sent events).
 //
-// Long series are downsampled here, keeping each bucket's min and max, so
-// the page never holds more than it draws. The logs are read through
+// Long series are downsampled here (internal/thin, as the figures are),
+// keeping each bucket's min and max, so the page never holds more than it
+// draws. The logs are read through
 // rundir.LogIndex, incrementally: a refresh reads only the bytes appended
 // since the last.
 // Nothing here writes: every endpoint is a GET, and every file is opened
