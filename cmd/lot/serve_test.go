@@ -249,9 +249,9 @@ func TestServeInBrowser(t *testing.T) {
 	waitJS("the reproduction's compare chart", `main.dataset.view === "compare" && document.querySelector(".chart")?.dataset.lines === "3" && document.querySelector(".chart").dataset.points === "40"`)
 	shot("reproduce-paper-compare")
 
-	// Its Fig. 5 report, rendered with its three figures loaded.
+	// Its Fig. 5 report, rendered with its six figures (raw and EMA) loaded.
 	navigate(paper + "#/report/" + url.PathEscape("0:report-fig5.md"))
-	waitJS("the report's figures", `main.dataset.view === "report" && document.querySelectorAll(".report img").length === 3 && [...document.querySelectorAll(".report img")].every(i => i.complete && i.naturalWidth > 0)`)
+	waitJS("the report's figures", `main.dataset.view === "report" && document.querySelectorAll(".report img").length === 6 && [...document.querySelectorAll(".report img")].every(i => i.complete && i.naturalWidth > 0)`)
 	shot("reproduce-paper-report")
 }
 
