@@ -71,11 +71,11 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 		return plot.LogTicks{Prec: -1}.Ticks(lo, hi)
 	}
 	var ticks []plot.Tick
-	var leads []int // each tick's d in d × 10^k
-	for e := int(math.Floor(math.Log10(lo))); e <= int(math.Ceil(math.Log10(hi))); e++ {
+	var leads, e []int // each tick's d and k in d × 10^k
+	for k := int(math.Floor(math.Log10(lo))); k <= int(math.Ceil(math.Log10(hi))); k++ {
 		for d := 1; d < 10; d++ {
-			if v := decimal(float64(d), e); v >= lo*(1-1e-12) && v <= hi*(1+1e-12) {
-				ticks, leads = append(ticks, plot.Tick{Value: v}), append(leads, d)
+			if v := decimal(float64(d), k); v >= lo*(1-1e-12) && v <= hi*(1+1e-12) {
+				ticks, leads, e = append(ticks, plot.Tick{Value: v}), append(leads, d), append(e, k)
 			}
 		}
 	}
@@ -92,9 +92,20 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 			labelled = func(int) bool { return true }
 		}
 	}
+	// One notation per axis: in full while every label is within
+	// 0.0001–90000, else all as "1e6", "2e-5", where 'g' formatting would
+	// mix "100000" with "1e+06".
+	full := true
 	for i, d := range leads {
-		if labelled(d) {
-			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', -1, 64)
+		full = full && (!labelled(d) || (e[i] >= -4 && e[i] <= 4))
+	}
+	for i, d := range leads {
+		switch {
+		case !labelled(d):
+		case full:
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'f', -1, 64)
+		default:
+			ticks[i].Label = strconv.Itoa(d) + "e" + strconv.Itoa(e[i])
 		}
 	}
 	return ticks

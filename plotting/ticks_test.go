@@ -53,6 +53,8 @@ func TestLogTicks(t *testing.T) {
 	}{
 		// Two decades or more: the powers only.
 		{1e-4, 0.1, "0.0001=0.0001 0.001=0.001 0.01=0.01 0.1=0.1", 24},
+		// Beyond 0.0001–90000, every label as d e k, not "100000" beside "1e+06".
+		{0.5, 2e6, "1=1e0 10=1e1 100=1e2 1000=1e3 10000=1e4 100000=1e5 1e+06=1e6", 54},
 		// Under two decades: 1, 2 and 5 times the powers.
 		{2e-4, 1.2e-2, "0.0002=0.0002 0.0005=0.0005 0.001=0.001 0.002=0.002 0.005=0.005 0.01=0.01", 12},
 		// L2's learned rates (Fig. 6): 1, 2 and 5 give two labels, so every
