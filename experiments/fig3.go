@@ -42,7 +42,9 @@ func init() {
 // α exceeds each bound.
 func boundsReport(dir, name string, run Run) (string, error) {
 	rd := filepath.Join(dir, "runs", run.Name)
-	paths := []string{"alpha", "alpha_code", "alpha_g", "alpha_vol", "alpha_tilde"}
+	// Drawn in this order, each over the last: α_vol*, which swings over
+	// ten decades, at the back, and α, the figure's subject, on top.
+	paths := []string{"alpha_vol", "alpha_g", "alpha_tilde", "alpha_code", "alpha"}
 	series := map[string]train.Series{}
 	byStep := map[string]map[float64]float64{}
 	for _, p := range paths {
