@@ -8,10 +8,10 @@ import (
 	"gonum.org/v1/plot"
 )
 
-// linearTicks labels an axis at multiples of 1, 2 or 5 × 10^k, three to
-// eight of them, written in full ("1,250,000", "0.0005"). gonum's default
-// ticker may start at an offset (5, 20, 35 on a 1–40 task axis) and
-// prints large steps as "250000.00".
+// linearTicks labels an axis at multiples of 1, 2 or 5 × 10^k, the
+// finest that gives at most eight labels (as few as two), written in full
+// ("1,250,000", "0.0005"). gonum's default ticker may start at an offset
+// (5, 20, 35 on a 1–40 task axis) and prints large steps as "250000.00".
 type linearTicks struct{}
 
 func (linearTicks) Ticks(lo, hi float64) []plot.Tick {
@@ -51,7 +51,7 @@ func niceStep(x float64) (step float64, minorPer int) {
 	for _, m := range []struct {
 		lead  float64
 		minor int
-	}{{1, 5}, {2, 4}, {5, 5}, {10, 5}} {
+	}{{1, 5}, {2, 4}, {5, 5}} {
 		if m.lead*p >= x*(1-1e-12) {
 			return m.lead * p, m.minor
 		}
