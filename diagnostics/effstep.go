@@ -38,6 +38,9 @@ func (s steps) codeAgg(lr0 float64) float64 {
 // The sharpness normaliser α_agg = η/(RMS(√v̂)+ε) = η/(√mean(v̂)+ε), and
 // the authors' global one, lr₀/(√(mean v + 1e-16)+ε) with v raw.
 // SGD has no preconditioner: α = η and, as the notes fix, λ̄ = λ (α_agg = 1).
+// A group Adam has not yet stepped (no state in torch) has no paper α
+// (NaN) and the code's fallback, group 0's rate; the global values are
+// over the stepped groups only, with the same two values when there are none.
 func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 	groups := opt.Groups()
 	s := steps{alpha: make([]float64, len(groups)), alphaCode: make([]float64, len(groups)), agg: make([]float64, len(groups))}
@@ -53,7 +56,7 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 		return s
 	}
 	_, v := adam.Moments()
-	var sumAlpha, sumVhat, sumV, nV, sumLR, n float64
+	var sumAlpha, nStepped, sumVhat, sumV, nV, sumLR, n float64
 	var codeSum float64
 	var codeN int
 	for g, grp := range groups {
@@ -73,8 +76,16 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 			nV += ln
 		}
 		s.alpha[g] = grp.LR / bc1 * a / ln
+		if grp.Steps == 0 {
+			// Before a group's first update Adam has no second moment for
+			// it and App. C.1's 1−β1^t is 0: the paper's α is undefined
+			// (logged null), not η/(1−β1)ε, which would read 1e6 at η 1e-3.
+			s.alpha[g] = math.NaN()
+		} else {
+			sumAlpha += grp.LR / bc1 * a
+			nStepped += ln
+		}
 		s.agg[g] = grp.LR / (math.Sqrt(vh/ln) + adam.Eps)
-		sumAlpha += grp.LR / bc1 * a
 		sumVhat += vh
 		sumLR += grp.LR * ln
 		n += ln
@@ -96,15 +107,22 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 		s.alphaCode[g] = c / float64(k)
 		if grp.Steps == 0 {
 			// Before a group's first update torch.optim.Adam has no state
-			// for it, and the authors' code falls back to group 0's rate.
+			// for it, and the authors' code skips it, falling back to group
+			// 0's rate when nothing is left.
 			s.alphaCode[g] = groups[0].LR
+		} else {
+			codeSum += c
+			codeN += k
 		}
-		codeSum += c
-		codeN += k
 	}
-	s.globalAlpha = sumAlpha / n
+	s.globalAlpha, s.globalCode = math.NaN(), groups[0].LR
+	if nStepped > 0 {
+		s.globalAlpha = sumAlpha / nStepped
+	}
+	if codeN > 0 {
+		s.globalCode = codeSum / float64(codeN)
+	}
 	s.globalAgg = (sumLR / n) / (math.Sqrt(sumVhat/n) + adam.Eps)
-	s.globalCode = codeSum / float64(codeN)
 	// The authors' torch.sqrt(v.mean() + 1e-16): the 1e-16 keeps a zero
 	// second moment finite. Before any update (no state) their factor is lr₀.
 	s.codeDen = 1

@@ -385,4 +385,16 @@ func TestAuthorsFactorsBeforeTheFirstUpdate(t *testing.T) {
 	if s.codeAgg(1e-2) != 1e-2 {
 		t.Errorf("global normaliser %v before any update, want 1e-2", s.codeAgg(1e-2))
 	}
+	if s.globalCode != 1e-2 {
+		t.Errorf("global code α %v before any update, want group 0's rate 1e-2", s.globalCode)
+	}
+	// The paper's α has no second moment to read: undefined, not 1/ε.
+	for g := range p.m.Groups {
+		if !math.IsNaN(s.alpha[g]) {
+			t.Errorf("group %d: paper α %v before any update, want NaN", g, s.alpha[g])
+		}
+	}
+	if !math.IsNaN(s.globalAlpha) {
+		t.Errorf("global paper α %v before any update, want NaN", s.globalAlpha)
+	}
 }
