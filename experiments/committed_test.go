@@ -139,6 +139,7 @@ func TestCommittedFig5ReportsAreTheirRuns(t *testing.T) {
 		{"../results/reproduce-authors-quick/authors-report.md", Setup{Scale: "quick", Seeds: 1, Protocol: "authors"}},
 		{"../results/reproduce-authors-quick/authors-report-fig5.md", Setup{Scale: "quick", Seeds: 1, Protocol: "authors"}},
 		{"../results/reproduce-authors-paper/authors-report-fig5.md", Setup{Scale: "paper", Seeds: 1, Protocol: "authors"}},
+		{"../results/reproduce-authors-paper/authors-report.md", Setup{Scale: "paper", Seeds: 1, Protocol: "authors"}},
 	} {
 		committed, err := os.ReadFile(c.report)
 		if err != nil {
