@@ -29,9 +29,10 @@ func num(v float64) *diagnostics.Num { n := diagnostics.Num(v); return &n }
 
 // TestAlgorithm1 walks each branch of Alg. 1 with γ = 0.8, r = 0.3.
 func TestAlgorithm1(t *testing.T) {
-	opt := optim.NewAdam(4, []optim.Group{
+	opt := optim.NewAdam(5, []optim.Group{
 		{Name: "a", Offset: 0, Len: 1, LR: 1}, {Name: "b", Offset: 1, Len: 1, LR: 1},
 		{Name: "c", Offset: 2, Len: 1, LR: 1}, {Name: "d", Offset: 3, Len: 1, LR: 1},
+		{Name: "e", Offset: 4, Len: 1, LR: 1},
 	})
 	c := New(opt, with(func(o *Options) { o.Alpha = "paper" }), diagnostics.DefaultOptions())
 	row := &diagnostics.Row{Layers: map[string]*diagnostics.Layer{
@@ -39,15 +40,18 @@ func TestAlgorithm1(t *testing.T) {
 		"b": {Alpha: 0.1, AlphaTilde: num(0.1)}, // above γ·α̃* = 0.08 but below the floor, and not below r·γ·α̃*: hold
 		"c": {Alpha: 0.01, AlphaTilde: num(1)},  // 0.01 < 0.3·0.8·1: warm, if early
 		"d": {Alpha: 0.5, AlphaTilde: nil},      // no bound yet: hold
+		// No α (before the layer's first Adam update): hold, neither
+		// cooling nor warming on an undefined step.
+		"e": {Alpha: diagnostics.Num(math.NaN()), AlphaTilde: num(1)},
 	}}
 	got := c.Step(row, 10, 100) // early: 10 < 0.3·100
-	want := map[string]Decision{"a": Cool, "b": Hold, "c": Warm, "d": Hold}
+	want := map[string]Decision{"a": Cool, "b": Hold, "c": Warm, "d": Hold, "e": Hold}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("early, layer %s: %s, want %s", k, got[k], v)
 		}
 	}
-	lr := []float64{0.99, 1, 1.01, 1}
+	lr := []float64{0.99, 1, 1.01, 1, 1}
 	for i, g := range opt.Groups() {
 		if math.Abs(g.LR-lr[i]) > 1e-15 {
 			t.Errorf("layer %s: lr %v, want %v", g.Name, g.LR, lr[i])

@@ -27,8 +27,9 @@ import (
 // outputs were written by the code before the speed work (commit e9b9764);
 // later binaries resume the long runs in progress, so any change to the
 // step, the optimiser or the diagnostics must leave these bytes as they are,
-// save a deliberate fix to a logged value that steers nothing, named in its
-// commit (the first row's α, 2026-12-02), which leaves tasks and checkpoints.
+// save a deliberate fix to a logged value that steers none of them, named
+// in its commit (the first row's α, 2026-12-02), which leaves tasks and
+// checkpoints as they are.
 var goldenRuns = []struct {
 	name     string
 	settings []string
