@@ -138,7 +138,7 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 		}()
 	}
 	left, all := unfinished(dir, runs, log)
-	for _, r := range left {
+	for _, r := range runOrder(dir, left, jobs) {
 		select {
 		case todo <- r:
 		case <-ctx.Done():
@@ -154,6 +154,25 @@ func Execute(ctx context.Context, exe, dir string, runs []Run, jobs int, log fun
 		return train.ErrInterrupted
 	}
 	return errors.Join(all...)
+}
+
+// runOrder is the order in which jobs workers take the runs. Several keep
+// the caller's order (a reproduction's is longest remaining first, so that
+// no worker is left with a long run at the end). One worker ends at the
+// same time in any order, and shortest remaining first finishes each run
+// soonest on average: an interrupted run near its end goes first, rather
+// than after every fresh run.
+func runOrder(dir string, runs []Run, jobs int) []Run {
+	if jobs > 1 {
+		return runs
+	}
+	cost := make(map[string]float64, len(runs))
+	for _, r := range runs {
+		cost[r.Name] = remainingCost(dir, r)
+	}
+	return slices.SortedStableFunc(slices.Values(runs), func(a, b Run) int {
+		return cmp.Compare(cost[a.Name], cost[b.Name])
+	})
 }
 
 // unfinished returns the runs not finished under dir/runs, logging those

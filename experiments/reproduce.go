@@ -58,7 +58,8 @@ func Reproduce(ctx context.Context, ex Executor, dir string, names []string, su 
 		return err
 	}
 	// Longest remaining first, so that no worker is left with a long run at
-	// the end, also when an interrupted reproduction resumes.
+	// the end, also when an interrupted reproduction resumes (a single
+	// worker takes them shortest first: runOrder).
 	left := map[string]float64{}
 	for _, r := range all {
 		left[r.Name] = remainingCost(dir, r)

@@ -173,6 +173,43 @@ func TestRemainingCostOrder(t *testing.T) {
 	}
 }
 
+// TestRunOrder: one worker takes the interrupted L2 run near its end (one
+// task left) before the fresh runs, and then the cheaper fresh run first;
+// several workers keep the caller's order (longest first).
+func TestRunOrder(t *testing.T) {
+	dir := t.TempDir()
+	base, err := Base(Setup{Scale: "smoke", Seeds: 1, Protocol: "paper"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(name, reg string) Run {
+		c := base
+		c.Reg = reg
+		return Run{Name: name, Config: c}
+	}
+	wass, l2, near := run("wass", "wasserstein"), run("l2", "l2"), run("near", "wasserstein")
+	if err := os.MkdirAll(filepath.Join(dir, "runs", "near"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logged := strings.Repeat("{}\n", base.Tasks-1)
+	if err := os.WriteFile(filepath.Join(dir, "runs", "near", "tasks.jsonl"), []byte(logged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	names := func(rs []Run) (s []string) {
+		for _, r := range rs {
+			s = append(s, r.Name)
+		}
+		return s
+	}
+	in := []Run{wass, l2, near}
+	if got, want := names(runOrder(dir, in, 1)), []string{"near", "l2", "wass"}; !slices.Equal(got, want) {
+		t.Errorf("one worker: %v, want %v", got, want)
+	}
+	if got, want := names(runOrder(dir, in, 2)), []string{"wass", "l2", "near"}; !slices.Equal(got, want) {
+		t.Errorf("two workers: %v, want %v", got, want)
+	}
+}
+
 // The verdicts of Figs. 3, 4 and 6 on hand-made summaries, each on both
 // sides of its test.
 func TestBoundsVerdict(t *testing.T) {
