@@ -75,13 +75,13 @@ func effectiveSteps(opt optim.Optimizer, m *model.MLP) steps {
 			sumV += raw
 			nV += ln
 		}
-		s.alpha[g] = grp.LR / bc1 * a / ln
 		if grp.Steps == 0 {
 			// Before a group's first update Adam has no second moment for
 			// it and App. C.1's 1−β1^t is 0: the paper's α is undefined
 			// (logged null), not η/(1−β1)ε, which would read 1e6 at η 1e-3.
 			s.alpha[g] = math.NaN()
 		} else {
+			s.alpha[g] = grp.LR / bc1 * a / ln
 			sumAlpha += grp.LR / bc1 * a
 			nStepped += ln
 		}
